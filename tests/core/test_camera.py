@@ -1,0 +1,74 @@
+"""Cameras: projection agrees with OpenCV, back-projection inverts it, letterbox keeps geometry."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from drm_core.camera import Camera, InvalidCameraError, Letterbox, backproject, project
+
+K = np.array([[610.0, 0.0, 331.0], [0.0, 605.0, 243.0], [0.0, 0.0, 1.0]])
+LENSES = {
+    "pinhole": ("plumb_bob", np.zeros(5)),
+    "plumb_bob": ("plumb_bob", np.array([-0.21, 0.08, 0.0012, -0.0008, -0.01])),
+    "rational_polynomial": ("rational_polynomial", np.array([0.3, -0.1, 0.001, 0.002, 0.01, 0.6, -0.05, 0.02])),
+    "equidistant": ("equidistant", np.array([0.05, -0.01, 0.003, -0.001])),
+}
+
+
+def _points(n: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.uniform([-1.2, -0.9, 1.0], [1.2, 0.9, 8.0], size=(n, 3))
+
+
+def _opencv_projection(points: np.ndarray, model: str, dist: np.ndarray) -> np.ndarray:
+    zero = np.zeros(3)
+    if model == "equidistant":
+        return cv2.fisheye.projectPoints(points.reshape(-1, 1, 3), zero, zero, K, dist)[0].reshape(-1, 2)
+    return cv2.projectPoints(points, zero, zero, K, dist)[0].reshape(-1, 2)
+
+
+@pytest.mark.parametrize("lens", sorted(LENSES))
+def test_backprojection_roundtrip_agrees_with_opencv(lens):
+    model, dist = LENSES[lens]
+    camera = Camera(K, 640, 480, dist=dist, distortion_model=model)
+    points = _points()
+    uv = _opencv_projection(points, model, dist)
+    np.testing.assert_allclose(project(points, camera), uv, atol=1e-9)
+    recovered = backproject(uv, points[:, 2], camera)
+    assert np.abs(_opencv_projection(recovered, model, dist) - uv).max() < 1e-4
+    assert np.abs(recovered - points).max() < 1e-5
+
+
+@pytest.mark.parametrize("bad_K", [np.zeros((3, 3)), np.diag([600.0, 0.0, 1.0]),
+                                   np.array([[np.nan, 0, 1], [0, 1, 1], [0, 0, 1]])])
+def test_unusable_intrinsics_are_refused(bad_K):
+    with pytest.raises(InvalidCameraError):
+        Camera(bad_K, 640, 480)
+
+
+def test_unknown_distortion_model_is_refused():
+    with pytest.raises(InvalidCameraError, match="unknown distortion model"):
+        Camera(K, 640, 480, dist=np.zeros(5), distortion_model="kannala")
+
+
+def test_letterbox_moves_pixels_and_intrinsics_together():
+    camera = Camera(K, 640, 480)
+    lb = Letterbox.fit(640, 480, 832, 512)
+    points = _points()
+    uv_input = lb.to_input(project(points, camera))
+    np.testing.assert_allclose(project(points, Camera(lb.input_K(K), 832, 512)), uv_input, atol=1e-9)
+    np.testing.assert_allclose(lb.to_source(uv_input), project(points, camera), atol=1e-9)
+    assert lb.scale == pytest.approx(512 / 480)
+
+
+def test_letterbox_warp_puts_a_marked_pixel_where_the_affine_says():
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[100:110, 200:210] = 255
+    lb = Letterbox.fit(640, 480, 416, 256)
+    warped = lb.warp(image)
+    assert warped.shape == (256, 416, 3)
+    ys, xs = np.nonzero(warped[..., 0] > 200)
+    centre = lb.to_input(np.array([204.5, 104.5]))
+    assert abs(xs.mean() - centre[0]) < 0.6 and abs(ys.mean() - centre[1]) < 0.6
+    assert warped[0, 0, 0] == 128  # padding is mid-grey
