@@ -26,7 +26,7 @@ if [ "$(cat install/.drm-build 2>/dev/null)" != "$build_stamp" ]; then
   echo "[setup] building the ROS 2 package (messages) with colcon into install/"
   # shellcheck source=/dev/null
   source scripts/env.sh
-  rm -rf build/drm_ros
+  rm -rf build/drm_ros && mkdir -p build
   colcon --log-base build/log build --merge-install --base-paths "$root" --build-base build --install-base install \
     --event-handlers console_cohesion- summary- \
     --cmake-args -DPython3_EXECUTABLE="$root/.venv/bin/python" -DBUILD_TESTING=OFF > build/colcon.log 2>&1 \
