@@ -1,0 +1,81 @@
+"""Run a prediction function over a dataset of Samples and score it with the benchmarks' metrics."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from drm_core.evaluation.mupots import FrameRecord, MuPoTSResult, evaluate_mupots
+from drm_core.evaluation.panoptic import PanopticResult, evaluate_panoptic
+from drm_core.skeleton import MPI15
+from drm_core.types import Sample
+
+# predict_fn(sample) returns an object with joints_cam_m (P, J, 3) and joints_uv_px (P, J, 2), e.g. Poses3D,
+# with joints_uv_px in the pixels of sample.image.
+PredictFn = Callable[[Sample], Any]
+
+
+def _require_3d(sample: Sample) -> str:
+    """A description of the sample for messages; raises if it has no 3D ground truth."""
+    where = f"sample {sample.image_id!r} of dataset {sample.dataset!r}"
+    if not sample.has_3d:
+        raise ValueError(f"{where} has no 3D ground truth (joints_3d_m is None); 3D metrics need it")
+    return where
+
+
+def record_of(sample: Sample, prediction: Any) -> FrameRecord:
+    """The FrameRecord of one sample and its prediction.
+
+    The sequence is sample.meta["sequence"] (default "all"). Valid ground-truth people are
+    sample.meta["gt_valid"] when a reader gives it (MuPoTS' is_valid), else those whose pelvis is labelled;
+    a joint counts as labelled where sample.visibility > 0.
+    """
+    where = _require_3d(sample)
+    for name in ("joints_cam_m", "joints_uv_px"):
+        if not hasattr(prediction, name):
+            raise TypeError(f"the prediction for {where} has no attribute {name!r} "
+                            f"(got {type(prediction).__name__})")
+    visibility = np.asarray(sample.visibility)
+    gt_valid = sample.meta.get("gt_valid")
+    if gt_valid is None:
+        gt_valid = visibility[:, MPI15.root] > 0 if visibility.size else np.zeros(0, bool)
+    return FrameRecord(sequence=str(sample.meta.get("sequence", "all")),
+                       pred_cam_m=prediction.joints_cam_m, pred_uv_px=prediction.joints_uv_px,
+                       gt_cam_m=sample.joints_3d_m, gt_uv_px=sample.joints_2d_px, gt_valid=gt_valid,
+                       gt_joint_mask=visibility > 0, image_id=sample.image_id)
+
+
+def _samples(dataset: Iterable[Sample] | Any) -> Iterator[Sample]:
+    """Indexable datasets (torch style) by index, anything else by iteration."""
+    if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__"):
+        return (dataset[i] for i in range(len(dataset)))
+    return iter(dataset)
+
+
+def collect_records(predict_fn: PredictFn, dataset: Iterable[Sample] | Any, max_samples: int | None = None,
+                    progress: bool = True) -> list[FrameRecord]:
+    """Predict every sample (at most `max_samples`) and pair the predictions with the ground truth."""
+    total = len(dataset) if hasattr(dataset, "__len__") else None
+    if max_samples is not None:
+        total = max_samples if total is None else min(total, max_samples)
+    records = []
+    for i, sample in enumerate(tqdm(_samples(dataset), total=total, desc="evaluate", disable=not progress)):
+        if max_samples is not None and i >= max_samples:
+            break
+        _require_3d(sample)  # before spending a prediction on it
+        records.append(record_of(sample, predict_fn(sample)))
+    return records
+
+
+def evaluate(predict_fn: PredictFn, dataset: Iterable[Sample] | Any, rescale_bones: bool = True,
+             max_samples: int | None = None, progress: bool = True) -> MuPoTSResult:
+    """MuPoTS-style 3DPCK / AUC of `predict_fn` over `dataset` (bone rescaling: see mupots.py)."""
+    return evaluate_mupots(collect_records(predict_fn, dataset, max_samples, progress), rescale_bones)
+
+
+def evaluate_panoptic_dataset(predict_fn: PredictFn, dataset: Iterable[Sample] | Any,
+                              max_samples: int | None = None, progress: bool = True) -> PanopticResult:
+    """CMU Panoptic RtError / MPJPE of `predict_fn` over `dataset` (sequence names give the activities)."""
+    return evaluate_panoptic(collect_records(predict_fn, dataset, max_samples, progress))
