@@ -117,7 +117,7 @@ class JointMapping:
         """
         mapped = np.einsum("ts,...sd->...td", self.weights, joints)
         used = self.weights != 0  # (T, S)
-        vis = np.where(used, visibility[..., None, :], np.iinfo(np.int16).max).min(axis=-1)
+        vis = np.where(used, visibility[..., None, :].astype(np.int16), np.iinfo(np.int16).max).min(axis=-1)
         vis = np.where(used.any(axis=1), vis, 0).astype(visibility.dtype)
         mapped = np.where(vis[..., None] > 0, mapped, 0.0)
         return mapped, vis

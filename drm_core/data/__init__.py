@@ -1,0 +1,1 @@
+"""Dataset readers, augmentation and batch mixing for training and evaluation."""
