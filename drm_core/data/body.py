@@ -129,6 +129,7 @@ class Pose:
     hip_abd: tuple[float, float] = (0.03, 0.03)
     hip_twist: tuple[float, float] = (0.0, 0.0)
     knee: tuple[float, float] = (0.0, 0.0)
+    kind: str = "custom"       # which of POSE_KINDS drew it (a sitting body gets a seat drawn under it)
 
 
 # Limits (radians) that keep poses human; sampled angles are clipped to them.
@@ -211,10 +212,10 @@ def sample_pose(rng: np.random.Generator, kind: str | None = None) -> Pose:
             v = rng.uniform(lo, hi, n)
             vals[name] = tuple(float(x) for x in v) if n else float(v)
         pose = Pose(**vals)
-    return clip_pose(pose)
+    return replace(clip_pose(pose), kind=kind)
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross product of two 3-vectors (np.cross is slow for single vectors, and FK runs often)."""
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
@@ -222,13 +223,13 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _rotate(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
     """Rodrigues: v rotated by `angle` about the unit `axis` (right-handed)."""
     c, s = np.cos(angle), np.sin(angle)
-    return v * c + _cross(axis, v) * s + axis * (float(axis @ v) * (1 - c))
+    return v * c + cross3(axis, v) * s + axis * (float(axis @ v) * (1 - c))
 
 
 def _limb(side: float, down: np.ndarray, fwd: np.ndarray, flex: float, abd: float,
           twist: float, bend: float, bend_forward: bool) -> tuple[np.ndarray, np.ndarray]:
     """Unit directions of the upper and lower segment of a limb hanging from a trunk frame."""
-    back_axis = _cross(down, fwd)                      # rotating `down` about it moves towards `fwd`
+    back_axis = cross3(down, fwd)                      # rotating `down` about it moves towards `fwd`
     upper = _rotate(_rotate(down, back_axis, flex), fwd, side * abd)
     hinge = _rotate(back_axis if bend_forward else -back_axis, fwd, side * abd)
     hinge = _rotate(hinge, upper, side * twist)
@@ -242,7 +243,7 @@ def forward_kinematics(shape: BodyShape, pose: Pose) -> np.ndarray:
     # Torso: lean forward about the left axis, bend sideways about the forward axis.
     spine = _rotate(_rotate(up, LEFT, pose.spine_lean), FORWARD, -pose.spine_side)
     torso_fwd = _rotate(_rotate(FORWARD, LEFT, pose.spine_lean), FORWARD, -pose.spine_side)
-    shoulder_left = _rotate(_cross(spine, torso_fwd), spine, pose.spine_twist)
+    shoulder_left = _rotate(cross3(spine, torso_fwd), spine, pose.spine_twist)
     torso_fwd = _rotate(torso_fwd, spine, pose.spine_twist)
     j[NECK] = shape.torso * spine
     head_dir = _rotate(_rotate(spine, shoulder_left, pose.head_pitch), torso_fwd, -pose.head_side)

@@ -6,13 +6,14 @@ plane y = camera height. The camera looks along world z pitched down by `pitch` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from drm_core.camera import Camera, project
 from drm_core.data import body as B
-from drm_core.data.render import Person, postprocess, render_background, render_people, sample_appearance
+from drm_core.data.render import (Person, max_valid_radius, postprocess, render_background, render_people,
+                                  sample_appearance)
 from drm_core.types import Sample
 
 
@@ -94,6 +95,11 @@ def sample_camera(config: SyntheticConfig, rng: np.random.Generator) -> tuple[Ca
         k1 = rng.uniform(*config.k1_range)
         dist = np.array([k1, -0.3 * k1 * rng.uniform(0, 1), rng.normal(0, 5e-4), rng.normal(0, 5e-4), 0.0])
     camera = Camera(K, w, h, dist)
+    # Keep the lens model monotonic well past the image corners, so every pixel has one ray (and undistortion
+    # converges): weaken the distortion until it is.
+    corner = max(np.hypot(x - cx, y - cy) for x in (0, w - 1) for y in (0, h - 1)) / min(fx, fy)
+    while camera.has_distortion and max_valid_radius(camera) < 1.3 * corner:
+        camera = Camera(K, w, h, camera.dist * 0.7)
     pitch = np.deg2rad(rng.uniform(*config.camera_pitch_deg))
     roll = np.deg2rad(rng.uniform(-1, 1) * config.camera_roll_deg)
     camera_to_world = _rot_x(-pitch) @ _rot_z(roll)  # optical axis (0,0,1) -> (0, sin p, cos p): looks down
@@ -109,7 +115,7 @@ def _joints_in_image(joints: np.ndarray, camera: Camera) -> int:
                       (uv[:, 1] <= camera.height - 1)))
 
 
-def _place(local: np.ndarray, sole_drop: float, target_z: float, target_u: float, scene: Scene) -> np.ndarray | None:
+def _place(sole_drop: float, target_z: float, target_u: float, scene: Scene) -> np.ndarray | None:
     """World position of the pelvis that puts the feet on the floor, the pelvis at camera depth `target_z` and
     (before distortion) at image column `target_u`; None when that point is not in front of the camera."""
     cam, R = scene.camera, scene.world_to_camera
@@ -125,52 +131,79 @@ def _place(local: np.ndarray, sole_drop: float, target_z: float, target_u: float
     return np.array([x, y, z]) if z > 0.3 else None
 
 
-def sample_scene(config: SyntheticConfig, rng: np.random.Generator) -> Scene:
-    """A camera and people on its floor: the first person mostly in view, the others anywhere in or partly out
-    of the frustum, pelvises at least `min_separation_m` apart on the floor."""
-    camera, R, cam_h = sample_camera(config, rng)
-    scene = Scene(camera, R, cam_h)
-    count = int(rng.integers(config.people[0], config.people[1] + 1))
-    floor_xz: list[np.ndarray] = []
+def _seat(shape: B.BodyShape, rot: np.ndarray, sole: float) -> np.ndarray:
+    """(8, 3) corners of a box seat under a sitting body (pelvis-relative, rotated with the body), from just
+    under the thighs down to the floor `sole` metres below the pelvis."""
+    size = shape.height / 1.75
+    top = shape.hip_drop + 0.9 * shape.r_thigh
+    x = np.array([-1, 1]) * (shape.hip_half + 0.12 * size)
+    z = np.array([0.15, -0.25]) * size  # from behind the pelvis to under the thighs (the body faces -z)
+    corners = np.array([[xi, top, zi] for xi in x for zi in z] * 2) @ rot.T
+    corners[4:, 1] = sole  # the bottom four stand on the floor
+    return corners
+
+
+def _sample_person(config: SyntheticConfig, scene: Scene, rng: np.random.Generator, hero: bool,
+                   floor_xz: list[np.ndarray]) -> tuple[int, np.ndarray, B.BodyShape, np.ndarray, list] | None:
+    """The best of a few random bodies at a few random places: (joints in the image, camera-frame joints,
+    shape, floor position, camera-frame seat corners if seated), stopping at the first that shows enough
+    joints; None if none could be placed."""
+    camera, R = scene.camera, scene.world_to_camera
     zlo, zhi = config.depth_range_m
-    w = camera.width
-    for i in range(count):
-        hero = i == 0
-        need = 13 if hero else 4  # joints inside the image
-        best: tuple[int, np.ndarray, B.BodyShape, np.ndarray] | None = None
-        for _body in range(4):  # a few bodies, each tried at several places (FK is the costly part)
-            shape = B.sample_shape(rng, config.height_range_m, config.child_fraction)
-            pose = B.sample_pose(rng)
-            tilt = np.deg2rad(rng.normal(0, config.body_tilt_deg, 2))
-            rot = B.rotation(rng.uniform(-np.pi, np.pi), tilt[0], tilt[1])
-            local = B.forward_kinematics(shape, pose) @ rot.T
-            # The lowest of ankle soles and knees (kneeling) touches the floor.
-            sole = max(float(local[[B.L_AN, B.R_AN], 1].max()) + shape.ankle_height,
-                       float(local[[B.L_KN, B.R_KN], 1].max()) + shape.r_shin)
-            for _place_try in range(10):
-                if hero:  # far enough to fit in the image, when the depth range allows
-                    fit = 1.1 * shape.height * camera.fy / camera.height
-                    z = rng.uniform(min(max(zlo, fit), zhi), zhi)
-                    u = rng.uniform(0.25, 0.75) * w
-                else:
-                    z, u = rng.uniform(zlo, zhi), rng.uniform(-0.15, 1.15) * w
-                pelvis_w = _place(local, sole, z, u, scene)
-                if pelvis_w is None:
-                    continue
-                xz = pelvis_w[[0, 2]]
-                if any(np.linalg.norm(xz - o) < config.min_separation_m for o in floor_xz):
-                    continue
-                joints = (local + pelvis_w) @ R.T
-                n_in = _joints_in_image(joints, camera)
-                if best is None or n_in > best[0]:
-                    best = (n_in, joints, shape, xz)
-                if n_in >= need:
-                    break
-            if best is not None and best[0] >= need:
-                break
-        if best is not None and (hero or best[0] >= need):
-            scene.people.append(Person(best[1], best[2], sample_appearance(rng)))
-            floor_xz.append(best[3])
+    need = 13 if hero else 4  # joints inside the image
+    best = None
+    for _body in range(4):  # a few bodies, each tried at several places (FK is the costly part)
+        shape = B.sample_shape(rng, config.height_range_m, config.child_fraction)
+        pose = B.sample_pose(rng)
+        tilt = np.deg2rad(rng.normal(0, config.body_tilt_deg, 2))
+        rot = B.rotation(rng.uniform(-np.pi, np.pi), tilt[0], tilt[1])
+        local = B.forward_kinematics(shape, pose) @ rot.T
+        # The lowest of ankle soles and knees (kneeling) touches the floor.
+        sole = max(float(local[[B.L_AN, B.R_AN], 1].max()) + shape.ankle_height,
+                   float(local[[B.L_KN, B.R_KN], 1].max()) + shape.r_shin)
+        seat = _seat(shape, rot, sole) if pose.kind == "sitting" else None
+        for _try in range(10):
+            if hero:  # far enough to fit in the image, when the depth range allows
+                fit = 1.1 * shape.height * camera.fy / camera.height
+                z = rng.uniform(min(max(zlo, fit), zhi), zhi)
+                u = rng.uniform(0.25, 0.75) * camera.width
+            else:
+                z, u = rng.uniform(zlo, zhi), rng.uniform(-0.15, 1.15) * camera.width
+            pelvis_w = _place(sole, z, u, scene)
+            if pelvis_w is None:
+                continue
+            xz = pelvis_w[[0, 2]]
+            if any(np.linalg.norm(xz - o) < config.min_separation_m for o in floor_xz):
+                continue
+            joints = (local + pelvis_w) @ R.T
+            n_in = _joints_in_image(joints, camera)
+            if best is None or n_in > best[0]:
+                props = [] if seat is None else [(seat + pelvis_w) @ R.T]
+                best = (n_in, joints, shape, xz, props)
+            if n_in >= need:
+                return best
+    return best
+
+
+def sample_scene(config: SyntheticConfig, rng: np.random.Generator) -> Scene:
+    """A camera and people on its floor: the first person mostly in view (a camera that cannot show anyone
+    whole within the depth range is drawn again), the others anywhere in or partly out of the frustum,
+    pelvises at least `min_separation_m` apart on the floor."""
+    for _camera in range(8):
+        scene = Scene(*sample_camera(config, rng))
+        hero = _sample_person(config, scene, rng, True, [])
+        if hero is not None and hero[0] >= 13:
+            break
+    count = int(rng.integers(config.people[0], config.people[1] + 1))
+    placed = [hero] if hero is not None else []
+    for i in range(1, count):
+        person = _sample_person(config, scene, rng, False, [p[3] for p in placed])
+        if person is not None and (i < config.people[0] or person[0] >= 4):  # keep the minimum count
+            placed.append(person)
+    scene.people = []
+    for _, joints, shape, _, props in placed:
+        seat_colour = tuple(int(c) for c in rng.integers(20, 200, 3))
+        scene.people.append(Person(joints, shape, sample_appearance(rng), [(p, seat_colour) for p in props]))
     return scene
 
 
@@ -210,20 +243,18 @@ class SyntheticDataset:
         return sample_scene(self.config, scene_rng), bg_rng, post_rng
 
     def render(self, index: int, draw_people: bool = True) -> Sample:
+        """Sample `index`; with draw_people=False the same image without its people (same labels)."""
         scene, bg_rng, post_rng = self.scene(index)
         image, vis = render_scene(scene, bg_rng, post_rng, draw_people)
         j = B.MPI15.num_joints
         joints_3d = np.stack([p.joints for p in scene.people]) if scene.people else np.zeros((0, j, 3))
         joints_2d = project(joints_3d.reshape(-1, 3), scene.camera).reshape(-1, j, 2)
         return Sample(image=image, camera=scene.camera, joints_2d_px=joints_2d, joints_3d_m=joints_3d,
-                      visibility=vis, dataset="synthetic", image_id=f"synthetic-{self.config.seed}-{self._index(index)}",
+                      visibility=vis, dataset="synthetic",
+                      image_id=f"synthetic-{self.config.seed}-{self._index(index)}",
                       meta={"heights_m": [p.shape.height for p in scene.people],
                             "camera_height_m": scene.camera_height, "world_to_camera": scene.world_to_camera})
 
     def __getitem__(self, index: int) -> Sample:
         return self.render(index)
 
-
-def with_seed(config: SyntheticConfig, seed: int) -> SyntheticConfig:
-    """The same ranges under another seed."""
-    return replace(config, seed=seed)

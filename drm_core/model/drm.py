@@ -1,0 +1,52 @@
+"""The DRM network (Fig. 3): HRNet features -> center, offsets, O_e, root depth through PDQM, relative depth."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from drm_core.model.backbone import HRNetBackbone
+from drm_core.model.config import ModelConfig
+from drm_core.model.heads import DisentangledRegressor, PoseDepthQuery, SimpleHead
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class DRM(nn.Module):
+    """(B, 3, H, W) RGB in [0, 1], H and W multiples of 32 -> dict of maps at stride 4 (docs/CONTRACTS.md)."""
+
+    OUTPUT_NAMES = ("center", "offsets", "root_depth", "rel_depth", "root_to_center")
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        J, c = config.num_joints, config
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.backbone = HRNetBackbone(c.backbone, c.pretrained)
+        features = self.backbone.out_channels
+        self.center_head = SimpleHead(features, c.head_channels, 1)
+        self.offset_head = DisentangledRegressor(features, J, c.offset_group_channels, 2, c.adaptive_blocks,
+                                                 c.deformable)
+        self.root_to_center_head = SimpleHead(features, c.head_channels, 2)
+        self.depth_query = PoseDepthQuery(J, c.root_joint, c.offset_group_channels)
+        # Eq. 4: F_Z sees the backbone features X and the J-1 queried joint features.
+        self.root_depth_head = DisentangledRegressor(features + (J - 1) * c.offset_group_channels, 1,
+                                                     c.depth_channels, 1, c.adaptive_blocks, c.deformable)
+        self.rel_depth_head = DisentangledRegressor(features, J - 1, c.rel_depth_group_channels, 1,
+                                                    c.adaptive_blocks, c.deformable)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.backbone((image - self.mean) / self.std)
+        offset_features, offsets = self.offset_head(x)
+        root_to_center = self.root_to_center_head(x)
+        queried = self.depth_query(offsets, offset_features, root_to_center)
+        _, root_depth = self.root_depth_head(torch.cat([x, queried], dim=1))
+        _, rel_depth = self.rel_depth_head(x)
+        return {"center": self.center_head(x), "offsets": offsets, "root_depth": root_depth,
+                "rel_depth": rel_depth, "root_to_center": root_to_center}
+
+
+def build_model(config: ModelConfig) -> DRM:
+    """The DRM network for `config` (random heads; ImageNet backbone weights if config.pretrained)."""
+    return DRM(config)

@@ -1,0 +1,123 @@
+"""DRM's heads (sec. 3.2): DEKR-style center and disentangled offset regressors, the root->center offset
+O_e, the 2D Pose-guided Depth Query Module (PDQM, eq. 4) and the depth regressors."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.resnet import BasicBlock
+from torchvision.ops import DeformConv2d
+
+
+def _conv1x1_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels),
+                         nn.ReLU(inplace=True))
+
+
+class SimpleHead(nn.Module):
+    """DEKR's heatmap head: 1x1 conv, one residual basic block, 1x1 conv out. Used for the center map and O_e."""
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv1x1_bn_relu(in_channels, mid_channels), BasicBlock(mid_channels, mid_channels),
+                                  nn.Conv2d(mid_channels, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class ResidualGroupBlock(nn.Module):
+    """3x3 grouped conv, BN, residual, ReLU: the CPU-friendly stand-in for AdaptiveBlock."""
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)) + x)
+
+
+class AdaptiveBlock(nn.Module):
+    """DEKR's adaptive residual block, one per channel group in a single grouped op.
+
+    Per group, a 3x3 conv predicts at every pixel a 2x2 matrix M and a shift t; the deformable 3x3 conv
+    samples its taps at (I + M) r + t for the regular taps r. The predictor starts at zero, so the block
+    starts as a plain 3x3 residual conv and learns to adapt its footprint to the body.
+    """
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.groups = groups
+        self.transform = nn.Conv2d(channels, 6 * groups, 3, padding=1, groups=groups)
+        nn.init.zeros_(self.transform.weight)
+        nn.init.zeros_(self.transform.bias)
+        self.conv = DeformConv2d(channels, channels, 3, padding=1, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+        dy, dx = torch.meshgrid(torch.arange(-1.0, 2.0), torch.arange(-1.0, 2.0), indexing="ij")
+        # (2, 9): the taps in raster order as (dy, dx), the order torchvision's offsets use.
+        self.register_buffer("taps", torch.stack([dy.flatten(), dx.flatten()]), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        t = self.transform(x).reshape(b, self.groups, 6, h, w).permute(0, 1, 3, 4, 2)  # (B, G, h, w, 6)
+        matrix = t[..., :4].reshape(b, self.groups, h, w, 2, 2)
+        shift = t[..., 4:].unsqueeze(-1)
+        offset = matrix @ self.taps + shift  # (B, G, h, w, 2, 9): displacement of each tap from r
+        offset = offset.permute(0, 1, 5, 4, 2, 3).reshape(b, self.groups * 18, h, w)
+        return F.relu(self.bn(self.conv(x, offset)) + x)
+
+
+class DisentangledRegressor(nn.Module):
+    """Eq. 3: groups of channels, one regressor per group, run as grouped convolutions (one op for all).
+
+    Returns the per-group features (B, G * group_channels, h, w) and the output (B, G * out_per_group, h, w).
+    """
+
+    def __init__(self, in_channels: int, groups: int, group_channels: int, out_per_group: int, blocks: int,
+                 deformable: bool = True):
+        super().__init__()
+        channels = groups * group_channels
+        block = AdaptiveBlock if deformable else ResidualGroupBlock
+        self.stem = _conv1x1_bn_relu(in_channels, channels)
+        self.blocks = nn.Sequential(*[block(channels, groups) for _ in range(blocks)])
+        self.out = nn.Conv2d(channels, groups * out_per_group, 1, groups=groups)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.blocks(self.stem(x))
+        return features, self.out(features)
+
+
+def sample_at(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Bilinear values of (N, C, h, w) maps at (N, 2, h', w') map-pixel points (x, y), clamped to the border."""
+    h, w = maps.shape[-2:]
+    scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=points.dtype, device=points.device)
+    grid = (points * scale.view(1, 2, 1, 1) - 1.0).permute(0, 2, 3, 1)
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+class PoseDepthQuery(nn.Module):
+    """PDQM (eq. 4): at every pixel x taken as a root, fetch the offset-branch features at the person's joints.
+
+    c = x + O_e(x) is the person's center; p_i = c + O_i(c) its joint i; W_i = X_i(p_i), the joint-i feature
+    group of the offset branch, for the J-1 non-root joints. Output: (B, (J-1) * g, h, w).
+    """
+
+    def __init__(self, num_joints: int, root_joint: int, group_channels: int):
+        super().__init__()
+        self.num_joints = num_joints
+        self.group_channels = group_channels
+        non_root = [j for j in range(num_joints) if j != root_joint]
+        self.register_buffer("non_root", torch.tensor(non_root, dtype=torch.long), persistent=False)
+
+    def forward(self, offsets: torch.Tensor, offset_features: torch.Tensor,
+                root_to_center: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = offsets.shape
+        n, g = self.num_joints - 1, self.group_channels
+        ys, xs = torch.meshgrid(torch.arange(h, device=offsets.device, dtype=offsets.dtype),
+                                torch.arange(w, device=offsets.device, dtype=offsets.dtype), indexing="ij")
+        center = torch.stack([xs, ys]).unsqueeze(0) + root_to_center  # (B, 2, h, w)
+        joints = center.unsqueeze(1) + sample_at(offsets, center).reshape(b, self.num_joints, 2, h, w)
+        joints = joints.index_select(1, self.non_root).reshape(b * n, 2, h, w)
+        features = offset_features.reshape(b, self.num_joints, g, h, w).index_select(1, self.non_root)
+        return sample_at(features.reshape(b * n, g, h, w), joints).reshape(b, n * g, h, w)

@@ -1,0 +1,124 @@
+"""The inference API: an RGB image and its camera in, metric 3D poses in that camera's frame out.
+
+Both the ROS node and offline tools (evaluation, bag replay) call `Predictor.predict`, so every consumer
+shares one preprocessing and one decoding.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from drm_core.camera import Camera, Letterbox
+from drm_core.codec import CodecConfig, DRMCodec
+from drm_core.engines import Engine, OnnxEngine, TorchEngine, resolve_device
+from drm_core.skeleton import MPI15, Skeleton
+from drm_core.types import Poses3D
+
+log = logging.getLogger(__name__)
+
+# The small model trained on synthetic scenes, shipped with the package (see drm_core/assets/README.md).
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "drm_small_synthetic.pt"
+ENGINES = ("torch", "onnxruntime")
+
+
+class InvalidImageError(ValueError):
+    """An image the predictor cannot use: wrong type, shape or size for its camera."""
+
+
+class Predictor:
+    """Letterbox the image to the network input, run the engine, decode with the camera's intrinsics."""
+
+    def __init__(self, engine: Engine, codec: DRMCodec, warnings: tuple[str, ...] = ()):
+        self.engine = engine
+        self.codec = codec
+        self.warnings = tuple(warnings)
+
+    @property
+    def skeleton(self) -> Skeleton:
+        return self.codec.skeleton
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.codec.config.input_width, self.codec.config.input_height
+
+    @property
+    def description(self) -> str:
+        w, h = self.input_size
+        return f"{self.engine.description}, input {w}x{h}"
+
+    def preprocess(self, image_rgb: np.ndarray, camera: Camera) -> tuple[np.ndarray, Letterbox]:
+        """The (1, 3, H, W) float32 network input in [0, 1] and the letterbox that made it."""
+        if not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 \
+                or image_rgb.shape[2] != 3:
+            got = f"{type(image_rgb).__name__} {getattr(image_rgb, 'dtype', '')} {getattr(image_rgb, 'shape', '')}"
+            raise InvalidImageError(f"expected an HxWx3 uint8 RGB image, got {got}")
+        height, width = image_rgb.shape[:2]
+        if height == 0 or width == 0:
+            raise InvalidImageError(f"image is empty ({width}x{height})")
+        if (width, height) != (camera.width, camera.height):
+            raise InvalidImageError(f"image is {width}x{height} but its camera intrinsics are for "
+                                    f"{camera.width}x{camera.height}")
+        letterbox = Letterbox.fit(width, height, *self.input_size)
+        batch = letterbox.warp(image_rgb).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        return np.ascontiguousarray(batch), letterbox
+
+    def predict(self, image_rgb: np.ndarray, camera: Camera) -> Poses3D:
+        batch, letterbox = self.preprocess(image_rgb, camera)
+        maps = self.engine(batch)
+        return self.codec.decode({k: v[0] for k, v in maps.items()}, camera, letterbox)
+
+
+def load_predictor(model_path: str | Path | None = None, engine: str = "torch", device: str = "auto",
+                   input_size: tuple[int, int] | None = None, score_threshold: float | None = None,
+                   max_people: int | None = None) -> Predictor:
+    """A Predictor from a checkpoint (.pt) or an exported model (.onnx); None means the shipped model.
+
+    input_size (w, h) overrides the trained size for torch (any multiple of 32); an ONNX file has a fixed
+    size, so a checkpoint run with onnxruntime is exported once, at the requested size, to a temporary file.
+    Raises CheckpointError (missing or corrupt model), ValueError (bad option).
+    """
+    from drm_core.checkpoint import load_model  # torch model code, loaded only when a model is
+    from drm_core.export import export_onnx, read_metadata
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    path = Path(model_path) if model_path else DEFAULT_MODEL_PATH
+    choice = resolve_device(device)
+    warnings = list(choice.warnings)
+
+    if path.suffix == ".onnx":
+        if engine != "onnxruntime":
+            raise ValueError(f"{path} is an ONNX file: use engine 'onnxruntime'")
+        if not path.is_file():
+            from drm_core.checkpoint import CheckpointError
+            raise CheckpointError(f"model {path}: no such file")
+        codec_config, _ = read_metadata(path)
+        if input_size and input_size != (codec_config.input_width, codec_config.input_height):
+            raise ValueError(f"{path} was exported for {codec_config.input_width}x{codec_config.input_height}, "
+                             f"not {input_size[0]}x{input_size[1]}: export it again at that size")
+        runner: Engine = OnnxEngine(path, choice.device)
+    else:
+        model, codec_config = load_model(path, choice.device)
+        if input_size:
+            codec_config = dataclasses.replace(codec_config, input_width=input_size[0], input_height=input_size[1])
+        if engine == "onnxruntime":
+            onnx_path = Path(tempfile.mkdtemp(prefix="drm_onnx_")) / (path.stem + ".onnx")
+            log.info("exporting %s to %s for onnxruntime", path, onnx_path)
+            export_onnx(model.cpu(), codec_config, onnx_path)
+            runner = OnnxEngine(onnx_path, choice.device)
+        else:
+            runner = TorchEngine(model, choice.device)
+    warnings += list(getattr(runner, "warnings", ()))
+    overrides = {}
+    if score_threshold is not None:
+        overrides["center_threshold"] = float(score_threshold)
+    if max_people is not None:
+        overrides["max_people"] = int(max_people)
+    codec = DRMCodec(dataclasses.replace(codec_config, **overrides), MPI15)
+    for message in warnings:
+        log.warning(message)
+    return Predictor(runner, codec, tuple(warnings))

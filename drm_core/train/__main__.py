@@ -1,0 +1,41 @@
+"""python -m drm_core.train EXPERIMENT.yaml [--resume last.pt] — or, on 8 GPUs,
+torchrun --nproc_per_node 8 -m drm_core.train experiments/paper_muco.yaml"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+from drm_core.checkpoint import CheckpointError
+from drm_core.data.errors import DatasetError
+from drm_core.train.config import load_config
+from drm_core.train.trainer import train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train DRM from an experiment config.")
+    parser.add_argument("config", help="experiment YAML (see experiments/)")
+    parser.add_argument("--resume", help="checkpoint to continue from (out_dir/last.pt)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--out-dir", help="override the config's out_dir")
+    parser.add_argument("--epochs", type=int, help="override the config's epochs")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        overrides = {k: v for k, v in (("out_dir", args.out_dir), ("epochs", args.epochs),
+                                       ("max_steps", args.max_steps)) if v is not None}
+        config = dataclasses.replace(config, **overrides)
+        result = train(config, args.resume, args.device)
+    except (ValueError, CheckpointError, DatasetError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{result.steps} steps, last loss {result.losses[-1] if result.losses else float('nan'):.4f}, "
+          f"checkpoint {result.checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

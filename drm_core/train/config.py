@@ -1,0 +1,107 @@
+"""The experiment config: one YAML file holds everything a training run needs, checked on load."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drm_core.codec import CodecConfig
+from drm_core.data.augment import AugmentConfig
+from drm_core.data.registry import DatasetSpec
+from drm_core.losses import LossWeights
+from drm_core.model import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """An experiment. batch_size is per process (the paper: 8 GPUs x 4 = 32); lr is the paper's 1e-3 with one
+    epoch of linear warm-up then linear decay to 0 (sec. 4.1)."""
+
+    name: str
+    datasets_3d: list[DatasetSpec]
+    datasets_2d: list[DatasetSpec] = field(default_factory=list)  # 2D-only stream: half of every batch when set
+    model: ModelConfig = field(default_factory=ModelConfig.small)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    epochs: int = 1
+    batch_size: int = 4
+    lr: float = 1e-3
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.0
+    amp: bool = True  # mixed precision (only on CUDA)
+    workers: int = 2
+    seed: int = 0
+    max_steps: int | None = None  # stop early (smoke runs and tests)
+    log_every: int = 10
+    out_dir: str = "runs/experiment"
+
+    def __post_init__(self) -> None:
+        if not self.datasets_3d:
+            raise ValueError("TrainConfig.datasets_3d is empty: the model needs 3D supervision")
+        if self.batch_size < 1 or (self.datasets_2d and self.batch_size % 2):
+            raise ValueError(f"batch_size {self.batch_size} must be positive, and even when mixing 2D data")
+        if self.epochs < 1 or self.lr <= 0:
+            raise ValueError(f"epochs ({self.epochs}) and lr ({self.lr}) must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_PRESETS = {"small": ModelConfig.small, "paper": ModelConfig.paper}
+
+
+def _model_config(data: dict[str, Any]) -> ModelConfig:
+    """{preset: small|paper, ...overrides} or plain ModelConfig fields."""
+    data = dict(data)
+    preset = data.pop("preset", None)
+    if preset is not None and preset not in _PRESETS:
+        raise ValueError(f"model.preset must be one of {sorted(_PRESETS)}, got {preset!r}")
+    base = _PRESETS[preset]() if preset else ModelConfig()
+    return dataclasses.replace(base, **data)
+
+
+def _build(cls, data: dict[str, Any] | None, where: str):
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping, got {data!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(names)}")
+    tuples = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}
+    return cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    data = dict(data)
+    kwargs: dict[str, Any] = {}
+    for key in ("datasets_3d", "datasets_2d"):
+        kwargs[key] = [DatasetSpec.from_mapping(d) for d in data.pop(key, []) or []]
+    if "model" in data:
+        kwargs["model"] = _model_config(data.pop("model") or {})
+    for key, cls in (("codec", CodecConfig), ("loss", LossWeights)):
+        if key in data:
+            kwargs[key] = _build(cls, data.pop(key) or {}, key)
+    if "augment" in data:
+        kwargs["augment"] = _build(AugmentConfig, data.pop("augment"), "augment")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}")
+    return TrainConfig(**data, **kwargs)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """The TrainConfig of a YAML file; ValueError names the file and the fault."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("the file does not hold a mapping")
+        return config_from_dict(data)
+    except (OSError, yaml.YAMLError, ValueError, TypeError) as err:
+        raise ValueError(f"config {path}: {err}") from err

@@ -1,0 +1,183 @@
+"""The training loop: Adam with warm-up and linear decay, AMP on CUDA, resumable checkpoints, TensorBoard,
+and DistributedDataParallel when started by torchrun (one process per GPU)."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from drm_core.checkpoint import load_checkpoint, load_state, save_checkpoint
+from drm_core.codec import DRMCodec
+from drm_core.data.mixing import MixedBatchSampler
+from drm_core.data.registry import open_dataset
+from drm_core.losses import DRMLoss
+from drm_core.model import build_model
+from drm_core.train.config import TrainConfig
+from drm_core.train.encoded import EncodedDataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a run did: the last checkpoint and the loss of every optimisation step it took."""
+
+    checkpoint: Path
+    steps: int
+    losses: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Distributed:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    return Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def warmup_linear_decay(warmup_steps: int, total_steps: int):
+    """LambdaLR factor: linear 0 -> 1 over warm-up, then linear 1 -> 0 at the last step (sec. 4.1)."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return factor
+
+
+def _device(requested: str, env: Distributed) -> torch.device:
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        torch.cuda.set_device(env.local_rank)
+        return torch.device("cuda", env.local_rank)
+    return torch.device(requested)
+
+
+def build_loader(config: TrainConfig, codec: DRMCodec, env: Distributed) -> tuple[DataLoader, list[EncodedDataset]]:
+    """The data loader of the experiment; with 2D datasets, every batch is half 2D-only (the paper's mixing)."""
+    def encoded(specs, drop_3d):
+        return [EncodedDataset(open_dataset(s), codec, config.augment, config.seed, drop_3d) for s in specs]
+
+    parts_2d, parts_3d = encoded(config.datasets_2d, True), encoded(config.datasets_3d, False)
+    parts = parts_2d + parts_3d
+    dataset = ConcatDataset(parts)
+    common = dict(num_workers=config.workers, pin_memory=torch.cuda.is_available())
+    if parts_2d:
+        sampler = MixedBatchSampler([len(p) for p in parts], [True] * len(parts_2d) + [False] * len(parts_3d),
+                                    config.batch_size * env.world_size // env.world_size, config.seed,
+                                    env.rank, env.world_size)
+        return DataLoader(dataset, batch_sampler=sampler, **common), parts
+    if env.world_size > 1:
+        sampler = DistributedSampler(dataset, env.world_size, env.rank, shuffle=True, seed=config.seed, drop_last=True)
+    else:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(config.seed))
+    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, **common), parts
+
+
+def _set_epoch(loader: DataLoader, parts: list[EncodedDataset], epoch: int, seed: int) -> None:
+    for part in parts:
+        part.set_epoch(epoch)
+    sampler = loader.batch_sampler if isinstance(loader.batch_sampler, MixedBatchSampler) else loader.sampler
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    elif isinstance(sampler, RandomSampler):  # a fresh, reproducible shuffle per epoch
+        sampler.generator.manual_seed(seed * 1000 + epoch)
+
+
+def train(config: TrainConfig, resume: str | Path | None = None, device: str = "auto") -> TrainResult:
+    """Run the experiment; returns the last checkpoint written (out_dir/last.pt) and the step losses."""
+    env = init_distributed()
+    dev = _device(device, env)
+    torch.manual_seed(config.seed + env.rank)
+    codec = DRMCodec(config.codec)
+    model = build_model(config.model).to(dev)
+    loader, parts = build_loader(config, codec, env)
+    steps_per_epoch = len(loader)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_linear_decay(max(1, math.ceil(config.warmup_epochs * steps_per_epoch)),
+                                       steps_per_epoch * config.epochs))
+    use_amp = config.amp and dev.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    criterion = DRMLoss(config.loss, config.model.root_joint)
+
+    out_dir = Path(config.out_dir)
+    start_epoch, step = 0, 0
+    if resume is not None:
+        state = load_checkpoint(resume, dev)
+        load_state(model, state["model"], resume)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        log.info("resumed %s at epoch %d, step %d", resume, start_epoch, step)
+    net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
+        if env.world_size > 1 else model
+
+    writer = None
+    if env.is_main:
+        from torch.utils.tensorboard import SummaryWriter  # only the main process logs
+        writer = SummaryWriter(str(out_dir / "tensorboard"))
+    losses: list[float] = []
+    last = out_dir / "last.pt"
+    for epoch in range(start_epoch, config.epochs):
+        if step >= total_steps:
+            break
+        _set_epoch(loader, parts, epoch, config.seed)
+        net.train()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not env.is_main, leave=False)
+        for images, targets in bar:
+            images = images.to(dev, non_blocking=True)
+            targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                outputs = net(images)
+            total, parts_loss = criterion({k: v.float() for k, v in outputs.items()}, targets)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            schedule.step()
+            step += 1
+            losses.append(total.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", lr=f"{schedule.get_last_lr()[0]:.2e}")
+            if writer is not None and (step % config.log_every == 0 or step == 1):
+                writer.add_scalar("loss/total", losses[-1], step)
+                for name, value in parts_loss.items():
+                    writer.add_scalar(f"loss/{name}", value.item(), step)
+                writer.add_scalar("lr", schedule.get_last_lr()[0], step)
+            if step >= total_steps:
+                break
+        if env.is_main:
+            # A checkpoint at each epoch end: resume continues with the next epoch exactly.
+            save_checkpoint(last, model, config.codec, optimizer=optimizer.state_dict(),
+                            scheduler=schedule.state_dict(), epoch=epoch + 1, step=step,
+                            rng={"torch": torch.get_rng_state()}, train_config=config.to_dict())
+    if writer is not None:
+        writer.close()
+    if env.world_size > 1:
+        dist.destroy_process_group()
+    return TrainResult(last, step, losses)
