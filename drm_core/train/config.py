@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # stop early (smoke runs and tests)
     log_every: int = 10
+    snapshot_every: int | None = None  # also write the weights to out_dir/snapshot.pt every N steps
     out_dir: str = "runs/experiment"
 
     def __post_init__(self) -> None:

@@ -169,6 +169,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
                 for name, value in parts_loss.items():
                     writer.add_scalar(f"loss/{name}", value.item(), step)
                 writer.add_scalar("lr", schedule.get_last_lr()[0], step)
+            if env.is_main and config.snapshot_every and step % config.snapshot_every == 0:
+                # Weights only, usable as a model; resuming needs an epoch-end checkpoint.
+                save_checkpoint(out_dir / "snapshot.pt", model, config.codec, step=step)
             if step >= total_steps:
                 break
         if env.is_main:
