@@ -50,6 +50,12 @@ class Predictor:
         w, h = self.input_size
         return f"{self.engine.description}, input {w}x{h}"
 
+    def set_decoding(self, score_threshold: float | None = None, max_people: int | None = None) -> None:
+        """Change the person score threshold or the most people decoded, for the following frames."""
+        changes = {k: v for k, v in (("center_threshold", score_threshold), ("max_people", max_people))
+                   if v is not None}
+        self.codec = DRMCodec(dataclasses.replace(self.codec.config, **changes), self.codec.skeleton)
+
     def preprocess(self, image_rgb: np.ndarray, camera: Camera) -> tuple[np.ndarray, Letterbox]:
         """The (1, 3, H, W) float32 network input in [0, 1] and the letterbox that made it."""
         if not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 \
@@ -113,12 +119,8 @@ def load_predictor(model_path: str | Path | None = None, engine: str = "torch", 
         else:
             runner = TorchEngine(model, choice.device)
     warnings += list(getattr(runner, "warnings", ()))
-    overrides = {}
-    if score_threshold is not None:
-        overrides["center_threshold"] = float(score_threshold)
-    if max_people is not None:
-        overrides["max_people"] = int(max_people)
-    codec = DRMCodec(dataclasses.replace(codec_config, **overrides), MPI15)
     for message in warnings:
         log.warning(message)
-    return Predictor(runner, codec, tuple(warnings))
+    predictor = Predictor(runner, DRMCodec(codec_config, MPI15), tuple(warnings))
+    predictor.set_decoding(score_threshold, max_people)
+    return predictor

@@ -6,16 +6,31 @@ import os
 import random
 
 import pytest
+import torch
 
 _domains = itertools.count(random.Random(os.getpid()).randrange(1, 60))
 
 
-@pytest.fixture
-def ros_env() -> dict[str, str]:
-    """Environment for a child ROS process: localhost-only discovery and a fresh ROS_DOMAIN_ID per test."""
+def make_ros_env() -> dict[str, str]:
+    """Environment for a child ROS process: localhost-only discovery and a fresh ROS_DOMAIN_ID per call."""
     env = dict(os.environ)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["ROS_LOCALHOST_ONLY"] = "1"
     env["ROS_DOMAIN_ID"] = str(1 + next(_domains) % 100)
     env["PYTHONUNBUFFERED"] = "1"
+    env["OMP_NUM_THREADS"] = "1"  # torch threads spin-wait for each other on the 2 shared cores
     return env
+
+
+@pytest.fixture
+def ros_env() -> dict[str, str]:
+    return make_ros_env()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def single_thread_torch():
+    """One intra-op thread: on the 2 shared CI cores, OpenMP spin-waiting made the model tests ~6x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,6 +14,7 @@ from drm_core.export import main as export_main
 from drm_core.export import read_metadata
 from drm_core.model import DRM, ModelConfig, build_model
 
+
 CODEC = CodecConfig(input_width=320, input_height=192, center_threshold=0.2)
 
 

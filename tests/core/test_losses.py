@@ -97,7 +97,8 @@ def test_dapl_matches_eq_11_by_hand(targets):
 def test_two_d_only_samples_give_exactly_zero_finite_3d_losses():
     targets = encode_batch(CONFIG, SCENES, with_3d=[False, False])
     gen = torch.Generator().manual_seed(1)
-    outputs = {k: (targets[k] + torch.randn(targets[k].shape, generator=gen)).requires_grad_() for k in DRM.OUTPUT_NAMES}
+    outputs = {k: (targets[k] + torch.randn(targets[k].shape, generator=gen)).requires_grad_()
+               for k in DRM.OUTPUT_NAMES}
     total, parts = DRMLoss()(outputs, targets)
     for name in THREE_D:
         assert parts[name].item() == 0.0, name

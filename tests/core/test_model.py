@@ -50,15 +50,14 @@ def test_small_model_outputs_match_the_contract(small_model, height, width):
     assert all(torch.isfinite(v).all() for v in out.values())
 
 
-def test_model_applies_imagenet_normalisation_itself(small_model):
-    """A mid-grey [0, 1] image and the same image shifted by 255x would differ if the input were not [0, 1]-based."""
+def test_model_takes_0_1_rgb_and_applies_imagenet_normalisation_itself(small_model):
     small_model.eval()
-    image = torch.full((1, 3, 64, 64), 0.5)
+    image = torch.rand(1, 3, 64, 64)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
-        a = small_model(image)["center"]
-        b = small_model(image * 255)["center"]
-    assert not torch.allclose(a, b)
-    assert small_model.mean.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406])
+        expected = small_model.center_head(small_model.backbone((image - mean) / std))
+        assert torch.allclose(small_model(image)["center"], expected, atol=1e-6)
 
 
 def test_pdqm_fetches_joint_features_at_center_plus_offset():
