@@ -1,4 +1,5 @@
-"""Parameter count and FLOPs of the DRM configs: the paper's (HRNet-W32) at 832x512, the small one at 320x192.
+"""Parameter count and FLOPs of the DRM configs: the paper's (HRNet-W32) at 832x512, the small one at
+320x192 and 832x512.
 
 Usage: python scripts/model_stats.py
 FLOPs count multiply and add as two (FlopCounterMode's convention) for one image; deform_conv2d is counted
@@ -30,7 +31,7 @@ def stats(config: ModelConfig, height: int, width: int) -> tuple[int, int, int]:
     params = sum(p.numel() for p in model.parameters())
     backbone = sum(p.numel() for p in model.backbone.parameters())
     counter = FlopCounterMode(display=False,
-                              custom_mapping={torch.ops.torchvision.deform_conv2d.default: _deform_conv_flops})
+                              custom_mapping={torch.ops.torchvision.deform_conv2d: _deform_conv_flops})
     with counter, torch.no_grad():
         model(torch.rand(1, 3, height, width))
     return params, backbone, counter.get_total_flops()
@@ -38,7 +39,8 @@ def stats(config: ModelConfig, height: int, width: int) -> tuple[int, int, int]:
 
 def main() -> None:
     for name, config, (height, width) in [("paper", ModelConfig.paper(), (512, 832)),
-                                          ("small", ModelConfig.small(), (192, 320))]:
+                                          ("small", ModelConfig.small(), (192, 320)),
+                                          ("small", ModelConfig.small(), (512, 832))]:
         params, backbone, flops = stats(config, height, width)
         print(f"{name:6s} {config.backbone:20s} {width}x{height}: {params / 1e6:.2f} M parameters "
               f"({backbone / 1e6:.2f} M backbone), {flops / 1e9:.1f} GFLOPs")
