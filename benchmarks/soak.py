@@ -67,9 +67,12 @@ def main() -> int:
             rclpy.spin_once(me, timeout_sec=0.05)
         rss_start, diag_start = rss_mb(node.pid), len(diagnostics)
         t1 = t0 + args.seconds
+        next_print = t0
         while time.monotonic() < t1:
             rclpy.spin_once(me, timeout_sec=0.05)
-            print(f"\r{time.monotonic() - t0:6.1f} / {args.seconds:.0f} s, {len(arrivals)} results", end="", flush=True)
+            if time.monotonic() >= next_print:
+                next_print += 5.0
+                print(f"{time.monotonic() - t0:6.1f} / {args.seconds:.0f} s, {len(arrivals)} results", flush=True)
         rss_end = rss_mb(node.pid)
         for _ in range(30):  # one more diagnostics message for the counters
             rclpy.spin_once(me, timeout_sec=0.05)
