@@ -1,8 +1,10 @@
-"""Soak benchmark (not a unit test): a synthetic camera at 30 Hz into the node for 2 minutes.
+"""Soak benchmark (not a unit test): a synthetic camera at 30 Hz into drm_node for 2 minutes.
 
-Prints processed FPS, dropped frames, latency p50/p95 (image stamp to PoseArray3D arrival) and the node's
-memory growth; writes benchmarks/results/soak.json. Run through the project's environment:
-    source scripts/env.sh && python benchmarks/soak.py [--seconds 120] [--rate 30]
+Prints and writes to benchmarks/results/soak.json: processed FPS, frames dropped (replaced in the node's
+one-slot mailbox, or never received), latency p50/p95 from image stamp to PoseArray3D arrival, and the node's
+memory (VmRSS from /proc/<pid>/status) at the start and end of the measured window, sampled every 10 s between.
+Run through the project's environment:
+    source scripts/env.sh && python benchmarks/soak.py [--seconds 120] [--rate 30] [--node-args "-p device:=cpu"]
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -24,86 +27,130 @@ from rclpy.time import Time
 from drm_ros.msg import PoseArray3D
 
 ROOT = Path(__file__).resolve().parents[1]
+FIRST_RESULT_TIMEOUT_S = 180.0
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    """Resident memory of a process, MiB (NaN once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def _values(diag: DiagnosticArray) -> dict[str, str]:
+    return {kv.key: kv.value for kv in diag.status[0].values}
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=120.0)
-    parser.add_argument("--rate", type=float, default=30.0)
-    parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (model load, caches)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="measured window")
+    parser.add_argument("--rate", type=float, default=30.0, help="camera rate (Hz)")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after the first result before measuring")
     parser.add_argument("--node-args", default="", help="extra --ros-args for the node, e.g. '-p engine:=onnxruntime'")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "soak.json")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    node = subprocess.Popen([sys.executable, "-m", "drm_ros.node", "--ros-args", *args.node_args.split()], env=env)
-    total = args.warmup + args.seconds + 5
-    camera = subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate),
-                               "--count", str(int(args.rate * (total + 30)))], env=env)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "drm_ros.node", "--ros-args", *shlex.split(args.node_args)], env=env),
+        subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate), "--count", "0",
+                          "--width", str(args.width), "--height", str(args.height)], env=env),
+    ]
+    node = processes[0]
     rclpy.init()
     me = rclpy.create_node("soak")
     reliable = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
     arrivals: list[tuple[float, float]] = []  # (monotonic arrival, latency ms)
-    diagnostics: list[DiagnosticArray] = []
+    diagnostics: list[tuple[float, DiagnosticArray]] = []
 
     def on_poses(msg: PoseArray3D) -> None:
-        latency = (me.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
-        arrivals.append((time.monotonic(), latency))
+        arrivals.append((time.monotonic(), (me.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6))
 
     me.create_subscription(PoseArray3D, "drm/poses", on_poses, reliable)
-    me.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
-    start = time.monotonic()
+    me.create_subscription(DiagnosticArray, "/diagnostics", lambda d: diagnostics.append((time.monotonic(), d)),
+                           reliable)
+
+    def spin_until(deadline: float, stop_early=lambda: False) -> None:
+        while time.monotonic() < deadline and not stop_early():
+            rclpy.spin_once(me, timeout_sec=0.05)
+            if any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"{'the node' if node.poll() is not None else 'the camera'} exited early")
+
+    rss_samples: list[tuple[float, float]] = []
     try:
-        while not arrivals and time.monotonic() - start < 120:  # wait for the first result
-            rclpy.spin_once(me, timeout_sec=0.1)
-        t0 = time.monotonic() + args.warmup
-        while time.monotonic() < t0:
-            rclpy.spin_once(me, timeout_sec=0.05)
-        rss_start, diag_start = rss_mb(node.pid), len(diagnostics)
-        t1 = t0 + args.seconds
-        next_print = t0
-        while time.monotonic() < t1:
-            rclpy.spin_once(me, timeout_sec=0.05)
-            if time.monotonic() >= next_print:
-                next_print += 5.0
-                print(f"{time.monotonic() - t0:6.1f} / {args.seconds:.0f} s, {len(arrivals)} results", flush=True)
-        rss_end = rss_mb(node.pid)
-        for _ in range(30):  # one more diagnostics message for the counters
-            rclpy.spin_once(me, timeout_sec=0.05)
+        spin_until(time.monotonic() + FIRST_RESULT_TIMEOUT_S, lambda: bool(arrivals))
+        if not arrivals:
+            raise RuntimeError(f"no result within {FIRST_RESULT_TIMEOUT_S:.0f} s")
+        spin_until(time.monotonic() + args.warmup)
+        t0 = time.monotonic()
+        rss_samples.append((0.0, rss_mb(node.pid)))
+        while (now := time.monotonic()) < t0 + args.seconds:
+            spin_until(min(now + 10.0, t0 + args.seconds))
+            rss_samples.append((round(time.monotonic() - t0, 1), rss_mb(node.pid)))
+            print(f"{time.monotonic() - t0:6.1f} / {args.seconds:.0f} s: {len(arrivals)} results, "
+                  f"node RSS {rss_samples[-1][1]:.0f} MiB", flush=True)
+        t1 = time.monotonic()
+        spin_until(t1 + 1.5)  # one more diagnostics message, for the counters at the end of the window
+    except (RuntimeError, KeyboardInterrupt) as err:
+        print(f"soak: stopped: {err}", file=sys.stderr)
+        _stop(processes)
+        me.destroy_node()
+        rclpy.try_shutdown()
+        return 1
     finally:
-        camera.terminate()
-        node.terminate()
-        for proc in (camera, node):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(processes)
+
     window = [lat for t, lat in arrivals if t0 <= t < t1]
-    first = {kv.key: kv.value for kv in diagnostics[diag_start].status[0].values} if len(diagnostics) > diag_start \
-        else {}
-    last = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+    before = [d for t, d in diagnostics if t <= t0]
+    after = [d for t, d in diagnostics if t >= t1]
+    first, last = (_values(before[-1]) if before else None), (_values(after[0]) if after else None)
+
+    def delta(key: str) -> int | None:
+        return int(last[key]) - int(first[key]) if first and last else None
+
+    published = int(args.rate * args.seconds)  # the camera keeps its schedule (it catches up when late)
+    received = delta("received")
     result = {
-        "seconds": args.seconds, "camera_rate_hz": args.rate, "processed_fps": len(window) / args.seconds,
-        "received_in_window": int(last.get("received", 0)) - int(first.get("received", 0)) if first else None,
-        "dropped_in_window": int(last.get("dropped_frames", 0)) - int(first.get("dropped_frames", 0)) if first
-        else None,
+        "seconds": args.seconds, "camera_rate_hz": args.rate, "image_size": [args.width, args.height],
+        "processed_fps": len(window) / args.seconds,
+        "camera_frames_in_window": published,
+        "received_in_window": received,
+        "dropped_in_node": delta("dropped_frames"),  # replaced by a newer frame before inference (by design)
+        # never reached the node: lost in transport (best effort, depth 1) or the camera fell behind its schedule
+        "not_received": published - received if received is not None else None,
+        "bad_frames": delta("bad_frames"),
         "latency_p50_ms": float(np.percentile(window, 50)) if window else None,
         "latency_p95_ms": float(np.percentile(window, 95)) if window else None,
-        "node_rss_start_mb": rss_start, "node_rss_end_mb": rss_end, "memory_growth_mb": rss_end - rss_start,
-        "engine": last.get("engine"), "node_args": args.node_args,
+        "node_rss_start_mb": rss_samples[0][1], "node_rss_end_mb": rss_samples[-1][1],
+        "memory_growth_mb": rss_samples[-1][1] - rss_samples[0][1],
+        "rss_samples_mb": rss_samples,
+        "engine": last.get("engine") if last else None, "node_args": args.node_args,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     print()
     for key, value in result.items():
-        print(f"{key:>20}: {value:.1f}" if isinstance(value, float) else f"{key:>20}: {value}")
+        if key != "rss_samples_mb":
+            print(f"{key:>24}: {value:.1f}" if isinstance(value, float) else f"{key:>24}: {value}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
     me.destroy_node()
     rclpy.try_shutdown()
     return 0 if window else 1

@@ -1,260 +1,227 @@
-"""The DRM node: sensor_msgs/Image + CameraInfo in, PoseArray3D + MarkerArray out, in the image's frame.
+"""The DRM node: sensor_msgs/Image (or CompressedImage) + CameraInfo in; drm_ros/PoseArray3D and a
+visualization_msgs/MarkerArray out, both with the image's header (stamp and frame_id); diagnostics at 1 Hz.
 
-Real-time policy: the image callback only files the newest frame; one worker thread runs inference on the
-newest frame it finds, so a slow model drops frames (counted) instead of building latency.
+ros2 run drm_ros drm_node --ros-args --params-file config/drm_node.yaml   (or python -m drm_ros.node ...)
+
+Real-time policy: the executor thread only files the newest image in a one-slot mailbox; one worker thread
+converts it, finds its intrinsics and runs the model. A slow model therefore drops frames (counted in the
+diagnostics) instead of building latency. Any bad input is logged (throttled per cause), counted and
+dropped; the node carries on with the next frame.
 """
 from __future__ import annotations
 
+import logging
+import re
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-import drm_ros.msg as drm_msgs
-from drm_core.camera import Camera, InvalidCameraError
-from drm_core.checkpoint import CheckpointError
-from drm_core.predictor import ENGINES, InvalidImageError, load_predictor
-from drm_ros.conversions import BadImageError, camera_from_info, image_to_rgb, poses_to_msg
+from drm_core.camera import InvalidCameraError
+from drm_ros.conversions import image_to_rgb
+from drm_ros.intrinsics import IntrinsicsStore, MissingIntrinsicsError
+from drm_ros.latest_frame import LatestFrame
 from drm_ros.markers import MarkerOptions, pose_markers
+from drm_ros.messages import poses_to_msg
+from drm_ros.msg import PoseArray3D
+from drm_ros.params import PARAMETERS, NodeParams, validate
+from drm_ros.stats import FrameStats
 
-# name: (default, description, changeable while running)
-PARAMETERS: dict[str, tuple[object, str, bool]] = {
-    "model_path": ("", "checkpoint (.pt) or ONNX file; empty: the model shipped with drm_core", False),
-    "engine": ("torch", "inference engine: torch or onnxruntime", False),
-    "device": ("auto", "auto, cuda or cpu; without a GPU, auto and cuda run on the CPU with one warning", False),
-    "input_width": (0, "network input width, a multiple of 32; 0: the model's own", False),
-    "input_height": (0, "network input height, a multiple of 32; 0: the model's own", False),
-    "score_threshold": (0.1, "minimum person score in [0, 1]", True),
-    "max_people": (20, "most people published per image, 1..100", True),
-    "image_topic": ("image", "input image topic (sensor_msgs/Image, or CompressedImage with compressed)", False),
-    "camera_info_topic": ("camera_info", "CameraInfo of the image topic", False),
-    "poses_topic": ("drm/poses", "output drm_ros/PoseArray3D topic", False),
-    "markers_topic": ("drm/markers", "output visualization_msgs/MarkerArray topic", False),
-    "diagnostics_topic": ("/diagnostics", "diagnostic_msgs/DiagnosticArray at 1 Hz", False),
-    "image_qos": ("sensor_data", "image subscription QoS: sensor_data (best effort, depth 1) or reliable", False),
-    "compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", False),
-    "use_rectified": (False, "images are rectified: use CameraInfo.p and no distortion", False),
-    "fallback_intrinsics": ([0.0], "[fx, fy, cx, cy] used until a CameraInfo arrives; [0.0]: none, drop images", False),
-    "publish_markers": (True, "publish RViz markers", True),
-    "marker_min_confidence": (0.1, "joints below this confidence are not drawn", True),
-    "marker_text": (True, "draw a label (id, score, distance) per person", True),
-}
+__all__ = ["DRMNode", "PARAMETERS", "validate", "main"]  # PARAMETERS/validate: for launch-file tests
+
+THROTTLE_S = 5.0
+# Results must not be lost on the way to a planner: reliable, a short queue.
+RESULT_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 
 
-def validate(name: str, value) -> str | None:
-    """Why `value` is refused for parameter `name`, or None when it is acceptable."""
-    if name == "engine" and value not in ENGINES:
-        return f"engine must be one of {ENGINES}"
-    if name == "device" and value not in ("auto", "cuda", "cpu"):
-        return "device must be auto, cuda or cpu"
-    if name in ("input_width", "input_height") and (value < 0 or value % 32):
-        return f"{name} must be 0 or a positive multiple of 32"
-    if name in ("score_threshold", "marker_min_confidence") and not 0.0 <= value <= 1.0:
-        return f"{name} must lie in [0, 1]"
-    if name == "max_people" and not 1 <= value <= 100:
-        return "max_people must lie in 1..100"
-    if name == "image_qos" and value not in ("sensor_data", "reliable"):
-        return "image_qos must be sensor_data or reliable"
-    if name == "fallback_intrinsics" and list(value) != [0.0] and (len(value) != 4 or min(value[:2]) <= 0):
-        return "fallback_intrinsics must be [0.0] (none) or [fx, fy, cx, cy] with positive focal lengths"
-    if name.endswith("_topic") and not value:
-        return f"{name} must not be empty"
-    return None
-
-
-@dataclass
-class Stats:
-    """Counters and latencies behind the diagnostics (touched by the callbacks and the worker)."""
-
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0  # superseded by a newer frame before the worker got to it
-    bad: int = 0  # malformed images or unusable intrinsics
-    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
-    lock: threading.Lock = field(default_factory=threading.Lock)
+def image_qos(kind: str, depth: int) -> QoSProfile:
+    """Best effort matches both best-effort and reliable publishers (no silent QoS mismatch); depth 1 keeps
+    only the newest image in the middleware queue."""
+    reliability = QoSReliabilityPolicy.BEST_EFFORT if kind == "sensor_data" else QoSReliabilityPolicy.RELIABLE
+    return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
+                      durability=QoSDurabilityPolicy.VOLATILE)
 
 
 class DRMNode(Node):
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         super().__init__("drm_node", **kwargs)
+        self.mailbox: LatestFrame = LatestFrame()  # first: destroy_node needs it even when start-up fails
+        self._worker: threading.Thread | None = None
         for name, (default, description, dynamic) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=not dynamic))
-        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        problems = [f"{n}: {why}" for n in PARAMETERS if (why := validate(n, self.p[n]))]
-        if problems:
-            raise ValueError("bad parameters: " + "; ".join(problems))
+            self.declare_parameter(name, default, ParameterDescriptor(
+                description=description, read_only=not dynamic,
+                additional_constraints="" if dynamic else "read at start; restart the node to change it"))
+        self.params = NodeParams.from_values({name: self.get_parameter(name).value for name in PARAMETERS})
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        p = self.params
 
-        size = (self.p["input_width"], self.p["input_height"]) if self.p["input_width"] else None
-        self.predictor = load_predictor(self.p["model_path"] or None, self.p["engine"], self.p["device"], size,
-                                        self.p["score_threshold"], self.p["max_people"])
-        for warning in self.predictor.warnings:
+        from drm_core.predictor import load_predictor  # torch: loaded once the parameters proved good
+        # drm_core logs its warnings with `logging` too; the node logs them once, through ROS, below.
+        core_log = logging.getLogger("drm_core.predictor")
+        if not core_log.handlers:  # a handler, even a null one, keeps Python's last-resort printer quiet
+            core_log.addHandler(logging.NullHandler())
+        self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size,
+                                        p.score_threshold, p.max_people)
+        for warning in self.predictor.warnings:  # e.g. no GPU: running on the CPU
             self.get_logger().warning(warning)
-        self.cameras: dict[str, Camera] = {}
-        self.fallback = None
-        if list(self.p["fallback_intrinsics"]) != [0.0]:
-            self.fallback = tuple(float(v) for v in self.p["fallback_intrinsics"])
-        self.stats = Stats()
-        self._period_start = (time.monotonic(), 0, 0)
+        engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider
+        self._device = getattr(engine, "device", "cpu" if "CPU" in engine.description else "cuda")
+        self.intrinsics = IntrinsicsStore(p.use_rectified, p.fallback)
+        self.stats = FrameStats()
+        self._last_logged: dict[str, float] = {}
+        self._marker_options = self._markers_from(p)
 
-        reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-        image_qos = qos_profile_sensor_data if self.p["image_qos"] == "sensor_data" else reliable
-        image_type = CompressedImage if self.p["compressed"] else Image
-        self.create_subscription(image_type, self.p["image_topic"], self._on_image, image_qos)
-        self.create_subscription(CameraInfo, self.p["camera_info_topic"], self._on_camera_info, image_qos)
-        self.pose_pub = self.create_publisher(drm_msgs.PoseArray3D, self.p["poses_topic"], reliable)
-        self.marker_pub = self.create_publisher(MarkerArray, self.p["markers_topic"], reliable)
-        self.diag_pub = self.create_publisher(DiagnosticArray, self.p["diagnostics_topic"], reliable)
+        qos = image_qos(p.image_qos, p.image_qos_depth)
+        image_type, image_topic = (CompressedImage, p.image_topic.rstrip("/") + "/compressed") if p.compressed \
+            else (Image, p.image_topic)
+        # CameraInfo first: when an image and its CameraInfo are ready together, the CameraInfo is taken first.
+        self.info_sub = self.create_subscription(CameraInfo, p.camera_info_topic, self._on_camera_info,
+                                                 image_qos(p.image_qos, max(p.image_qos_depth, 5)))
+        self.image_sub = self.create_subscription(image_type, image_topic, self._on_image, qos)
+        self.pose_pub = self.create_publisher(PoseArray3D, p.poses_topic, RESULT_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, p.markers_topic, RESULT_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, p.diagnostics_topic, RESULT_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
 
-        self._slot: tuple | None = None
-        self._slot_ready = threading.Condition()
-        self._running = True
         self._worker = threading.Thread(target=self._work, name="drm_inference", daemon=True)
         self._worker.start()
+        qos_text = (f"{'best effort' if p.image_qos == 'sensor_data' else 'reliable'}, depth {p.image_qos_depth}")
         self.get_logger().info(
-            f"DRM on {self.predictor.description}; {image_type.__name__} on '{self.p['image_topic']}' with "
-            f"{'best-effort depth 1' if image_qos is qos_profile_sensor_data else 'reliable'} QoS; publishing "
-            f"reliable on '{self.p['poses_topic']}' and '{self.p['markers_topic']}'")
+            f"DRM on {self.predictor.description}; subscribed to {image_type.__name__} '{self.image_sub.topic_name}' "
+            f"and CameraInfo '{self.info_sub.topic_name}' with QoS {qos_text}; publishing PoseArray3D "
+            f"'{self.pose_pub.topic_name}' and MarkerArray '{self.marker_pub.topic_name}' reliable; "
+            f"intrinsics from {'CameraInfo.p (rectified)' if p.use_rectified else 'CameraInfo.k and .d'}"
+            + (f", fallback fx, fy, cx, cy = {p.fallback}" if p.fallback else ""))
 
-    # --- parameters -----------------------------------------------------------------------------------
-    def _on_set_parameters(self, params) -> SetParametersResult:
-        for param in params:
-            why = validate(param.name, param.value)
+    # --- parameters ---------------------------------------------------------------------------------------
+    def _on_set_parameters(self, changes) -> SetParametersResult:
+        """Refuse a bad value with the reason; apply good ones to the predictor and markers."""
+        values = {name: getattr(self.params, name) for name in PARAMETERS}
+        for change in changes:
+            why = validate(change.name, change.value)
             if why:
                 return SetParametersResult(successful=False, reason=why)
-        for param in params:
-            self.p[param.name] = param.value
-            if param.name in ("score_threshold", "max_people"):
-                self.predictor.set_decoding(score_threshold=self.p["score_threshold"], max_people=self.p["max_people"])
+            values[change.name] = change.value
+        params = NodeParams(**values)
+        if (params.score_threshold, params.max_people) != (self.params.score_threshold, self.params.max_people):
+            self.predictor.set_decoding(params.score_threshold, params.max_people)
+        self._marker_options = self._markers_from(params)
+        self.params = params
         return SetParametersResult(successful=True)
 
-    # --- inputs (executor thread: cheap work only) ------------------------------------------------------
+    @staticmethod
+    def _markers_from(p: NodeParams) -> MarkerOptions:
+        return MarkerOptions(line_width_m=p.marker_line_width, joint_size_m=p.marker_joint_size, text=p.marker_text,
+                             min_confidence=p.marker_min_confidence)
+
+    # --- inputs (executor thread: cheap work only) ----------------------------------------------------------
     def _on_camera_info(self, info: CameraInfo) -> None:
         try:
-            camera = camera_from_info(info, self.p["use_rectified"])
-        except InvalidCameraError as err:
-            self.get_logger().error(f"CameraInfo of frame '{info.header.frame_id}' refused: {err}",
-                                    throttle_duration_sec=5.0)
-            return
-        self.cameras[info.header.frame_id] = camera
+            self.intrinsics.update(info)
+        except InvalidCameraError as err:  # refused, never used: the last good one of that frame stays
+            self._throttled("error", f"camera_info:{info.header.frame_id}", f"CameraInfo refused: {err}")
 
-    def _on_image(self, msg) -> None:
-        with self.stats.lock:
-            self.stats.received += 1
-        with self._slot_ready:
-            if self._slot is not None:
-                with self.stats.lock:
-                    self.stats.dropped += 1
-            self._slot = (msg, self.cameras.get(msg.header.frame_id))
-            self._slot_ready.notify()
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        self.stats.received()
+        self.mailbox.put(msg)  # replaces (drops) a frame the worker has not taken yet
 
-    # --- inference (worker thread) ------------------------------------------------------------------------
+    # --- inference (worker thread) ----------------------------------------------------------------------------
     def _work(self) -> None:
-        while self._running:
-            with self._slot_ready:
-                if self._slot is None:
-                    self._slot_ready.wait(timeout=0.1)
-                if self._slot is None:
-                    continue
-                msg, camera = self._slot
-                self._slot = None
+        while not self.mailbox.closed:
+            msg = self.mailbox.take(timeout=0.5)
+            if msg is None:
+                continue
             try:
-                self._process(msg, camera)
-            except Exception as err:  # the node must outlive any single frame
-                with self.stats.lock:
-                    self.stats.bad += 1
-                self.get_logger().error(f"frame of '{msg.header.frame_id}' dropped: {type(err).__name__}: {err}",
-                                        throttle_duration_sec=5.0)
+                self._process(msg)
+            except ValueError as err:  # BadImageError, IntrinsicsMismatchError, InvalidImageError: bad input
+                self.stats.bad()
+                self._throttled("error", _cause(err), f"frame {_stamp_text(msg.header)} dropped: {err}")
+            except MissingIntrinsicsError as err:
+                self.stats.bad()
+                self._throttled("warning", "no_camera_info",
+                                f"frame {_stamp_text(msg.header)} dropped: {err}; waiting for CameraInfo on "
+                                f"'{self.info_sub.topic_name}' (or set the fallback_fx/fy/cx/cy parameters)")
+            except Exception as err:  # noqa: BLE001 - the node must outlive any single frame
+                self.stats.bad()
+                self._throttled("error", "unexpected", f"frame {_stamp_text(msg.header)} dropped: "
+                                                       f"{type(err).__name__}: {err}")
 
-    def _process(self, msg, camera: Camera | None) -> None:
-        log = self.get_logger()
-        try:
-            rgb = image_to_rgb(msg)
-        except BadImageError as err:
-            with self.stats.lock:
-                self.stats.bad += 1
-            log.error(f"image of '{msg.header.frame_id}' dropped: {err}", throttle_duration_sec=5.0)
-            return
-        if camera is None and self.fallback is not None:
-            fx, fy, cx, cy = self.fallback
-            camera = Camera(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), rgb.shape[1], rgb.shape[0])
-        if camera is None:
-            with self.stats.lock:
-                self.stats.bad += 1
-            log.warning(f"no valid CameraInfo yet for frame '{msg.header.frame_id}' on "
-                        f"'{self.p['camera_info_topic']}': image dropped", throttle_duration_sec=5.0)
-            return
-        try:
-            poses = self.predictor.predict(rgb, camera)
-        except InvalidImageError as err:
-            with self.stats.lock:
-                self.stats.bad += 1
-            log.error(f"image of '{msg.header.frame_id}' dropped: {err}", throttle_duration_sec=5.0)
-            return
-        self.pose_pub.publish(poses_to_msg(poses, msg.header, self.predictor.skeleton, drm_msgs))
-        if self.p["publish_markers"]:
-            options = MarkerOptions(text=self.p["marker_text"], min_confidence=self.p["marker_min_confidence"])
-            self.marker_pub.publish(pose_markers(poses, msg.header, self.predictor.skeleton, options))
-        latency_ms = (self.get_clock().now() - rclpy.time.Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
-        with self.stats.lock:
-            self.stats.processed += 1
-            self.stats.latencies_ms.append(latency_ms)
+    def _process(self, msg: Image | CompressedImage) -> None:
+        rgb = image_to_rgb(msg)
+        header = msg.header
+        camera = self.intrinsics.camera_for(header.frame_id, rgb.shape[1], rgb.shape[0],
+                                            (header.stamp.sec, header.stamp.nanosec))
+        poses = self.predictor.predict(rgb, camera)
+        self.pose_pub.publish(poses_to_msg(poses, header, self.predictor.skeleton))
+        if self.params.publish_markers:
+            self.marker_pub.publish(pose_markers(poses, header, self.predictor.skeleton, self._marker_options))
+        latency = self.get_clock().now() - Time.from_msg(header.stamp, clock_type=self.get_clock().clock_type)
+        self.stats.processed(latency.nanoseconds / 1e6)
 
-    # --- diagnostics --------------------------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
+    # --- logging and diagnostics ------------------------------------------------------------------------------
+    def _throttled(self, level: str, cause: str, message: str) -> None:
+        """Log at most once per THROTTLE_S for each cause (a bad stream must not flood the log)."""
         now = time.monotonic()
-        with self.stats.lock:
-            s = self.stats
-            start, received0, processed0 = self._period_start
-            elapsed = max(now - start, 1e-6)
-            values = {
-                "input_rate_hz": (s.received - received0) / elapsed,
-                "processed_rate_hz": (s.processed - processed0) / elapsed,
-                "received": s.received, "processed": s.processed, "dropped_frames": s.dropped, "bad_frames": s.bad,
-                "latency_p50_ms": float(np.percentile(s.latencies_ms, 50)) if s.latencies_ms else float("nan"),
-                "latency_p95_ms": float(np.percentile(s.latencies_ms, 95)) if s.latencies_ms else float("nan"),
-            }
-            self._period_start = (now, s.received, s.processed)
-        status = DiagnosticStatus(name="drm_ros: pose estimator", hardware_id=self.predictor.description,
-                                  level=DiagnosticStatus.OK if values["processed_rate_hz"] > 0 or not values[
-                                      "input_rate_hz"] else DiagnosticStatus.WARN,
-                                  message=f"{values['processed_rate_hz']:.1f} of {values['input_rate_hz']:.1f} fps")
-        status.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in values.items()]
-        status.values.append(KeyValue(key="engine", value=self.predictor.description))
-        self.diag_pub.publish(DiagnosticArray(header=self._header_now(), status=[status]))
+        if now - self._last_logged.get(cause, -1e9) < THROTTLE_S:
+            return
+        self._last_logged[cause] = now
+        if level == "warning":  # rclpy fixes the severity per call site: one call per level
+            self.get_logger().warning(message)
+        else:
+            self.get_logger().error(message)
 
-    def _header_now(self):
-        from std_msgs.msg import Header
-        return Header(stamp=self.get_clock().now().to_msg())
+    def _publish_diagnostics(self) -> None:
+        snap = self.stats.snapshot(self.mailbox.dropped)
+        idle = snap.input_rate_hz == 0
+        level = DiagnosticStatus.OK if idle or snap.processed_rate_hz > 0 else DiagnosticStatus.WARN
+        message = "no images" if idle else f"{snap.processed_rate_hz:.1f} of {snap.input_rate_hz:.1f} images/s"
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: pose estimation", message=message,
+                                  hardware_id=self.predictor.description)
+        status.values = [KeyValue(key=k, value=v) for k, v in snap.key_values()]
+        status.values += [KeyValue(key="engine", value=self.predictor.description),
+                          KeyValue(key="device", value=self._device)]
+        self.diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
 
     def destroy_node(self) -> None:
-        self._running = False
-        self._worker.join(timeout=5.0)
+        self.mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
         super().destroy_node()
+
+
+def _cause(err: Exception) -> str:
+    """The kind of problem, for throttling: the message with its numbers blanked out (a wrong step and a
+    short buffer are logged separately; the same wrong step on every frame once per THROTTLE_S)."""
+    return type(err).__name__ + re.sub(r"\d+(\.\d+)?", "#", str(err))
+
+
+def _stamp_text(header: Header) -> str:
+    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} of '{header.frame_id}'"
 
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
     try:
         node = DRMNode()
-    except (CheckpointError, ValueError) as err:
-        print(f"drm_node: cannot start: {err}", file=sys.stderr)
+    except (ValueError, ParameterException) as err:  # CheckpointError is a ValueError
+        # Bad parameters or a missing/corrupt model: say why and exit non-zero (a launch file shows it).
+        print(f"drm_node: cannot start: {err}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
     try:
         rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

@@ -1,109 +1,192 @@
 """The camera side of the node tests, in a process of its own: publishes a scripted sequence of good and bad
-Image/CameraInfo messages and records every PoseArray3D the node sends back.
+Image/CameraInfo messages, records every PoseArray3D, MarkerArray and DiagnosticArray the node sends back,
+and tries a few parameter changes. The test process rebuilds the same script (script() is deterministic).
 
-python -m tests.ros.node_peers OUT_JSON TIMEOUT_S
+python -m tests.ros.node_peers OUT_JSON TIMEOUT_S          (the scripted camera)
+python -m tests.ros.node_peers --listen OUT_JSON COUNT TIMEOUT_S   (only record COUNT PoseArray3D messages)
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import MarkerArray
 
-from drm_ros.camera_sim import FRAME_ID, SyntheticCamera
+from drm_core.types import Sample
+from drm_ros.camera_sim import CameraSimConfig, SyntheticCamera
+from drm_ros.conversions import rgb_to_image
 from drm_ros.msg import PoseArray3D
 
-DISTORTION = [-0.08, 0.02, 0.001, -0.0005, 0.0]
-SEED, FRAMES, WIDTH, HEIGHT = 3, 3, 480, 360
+# Small frames, a distorted lens on every scene (the reprojection check must include distortion).
+CAMERA = CameraSimConfig(width=320, height=240, seed=3, people=(2, 3), depth_range_m=(2.5, 7.0),
+                         distortion_prob=1.0)
+OTHER_FRAME = "another_camera"
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+# (name, value, should be accepted) sent to /drm_node/set_parameters after the frames.
+PARAMETER_CHANGES = [("score_threshold", -1.0, False), ("engine", "onnxruntime", False), ("max_people", 3, True)]
 
 
-def scripted_frames():
-    """(label, image or None, camera_info or None, expect_poses) in publishing order. Stamps are unique."""
-    cam = SyntheticCamera(SEED, WIDTH, HEIGHT, frames=FRAMES)
-    steps = []
-    sec = 100
+@dataclass
+class Step:
+    label: str
+    image: Image
+    infos: list[CameraInfo] = field(default_factory=list)  # published first, in order
+    valid: bool = True  # the node must answer this image, and only valid ones
+    used_info: CameraInfo | None = None  # the CameraInfo the node must use for it
+    sample: Sample | None = None  # ground truth of the image
 
-    def frame(i):
-        nonlocal sec
-        sec += 1
-        image, info, _ = cam.frame(i, Time(sec=sec, nanosec=123))
-        info.d = DISTORTION
-        return image, info
 
-    image, info = frame(0)
-    steps.append(("valid 0", image, info, True))
+def script() -> list[Step]:
+    """Good frames, each bad message followed by a good frame; stamps are unique."""
+    cam = SyntheticCamera(CAMERA)
+    steps: list[Step] = []
+
+    def frame(scene: int):
+        return cam.frame(scene, Time(sec=100 + len(steps), nanosec=123_456))
+
+    def valid(label: str, scene: int) -> None:
+        image, info, sample = frame(scene)
+        steps.append(Step(label, image, [info], True, info, sample))
+
+    def bad(label: str, scene: int, change) -> None:
+        image, info, _ = frame(scene)
+        change(image)
+        steps.append(Step(label, image, [info], False))
+
+    image, _, _ = frame(0)
+    steps.append(Step("image before any CameraInfo", image, [], False))
+    valid("valid first", 0)
     for label, change in [("wrong step", lambda m: setattr(m, "step", m.step - 1)),
-                          ("short data", lambda m: setattr(m, "data", m.data[: len(m.data) // 2])),
+                          ("data shorter than height x step", lambda m: setattr(m, "data", bytes(m.data[:-100]))),
                           ("zero width", lambda m: setattr(m, "width", 0)),
                           ("unknown encoding", lambda m: setattr(m, "encoding", "rgb9000"))]:
-        bad, _ = frame(0)
-        change(bad)
-        steps.append((label, bad, None, False))
-        good, _ = frame(1)
-        steps.append((f"valid after {label}", good, None, True))
-    _, nan_info = frame(0)
-    nan_info.k = [float("nan")] + list(nan_info.k[1:])
-    good, _ = frame(2)
-    steps.append(("valid after NaN K", good, nan_info, True))
-    _, other = frame(0)
-    other.header.frame_id = "another_camera"
-    other.k = [1.0, 0, 10, 0, 1.0, 10, 0, 0, 1]
-    good, _ = frame(1)
-    steps.append(("valid after CameraInfo of another frame", good, other, True))
+        bad(label, len(steps) % 3, change)
+        valid(f"valid after {label}", len(steps) % 3)
+
+    image, info, sample = frame(2)  # the image at half size, its CameraInfo at full size
+    small = cv2.resize(sample.image, (CAMERA.width // 2, CAMERA.height // 2), interpolation=cv2.INTER_AREA)
+    steps.append(Step("image size differs from its CameraInfo", rgb_to_image(small, "rgb8", image.header), [info],
+                      False))
+    valid("valid after size mismatch", 2)
+
+    image, info, sample = frame(0)  # the good CameraInfo, then one with NaN in K for the same frame and stamp
+    nan_info = CameraInfo()
+    nan_info.header, nan_info.width, nan_info.height = info.header, info.width, info.height
+    nan_info.k = [float("nan")] + list(info.k[1:])
+    nan_info.d, nan_info.p = info.d, info.p
+    steps.append(Step("valid after NaN in K", image, [info, nan_info], True, info, sample))
+
+    image, info, sample = frame(1)  # a CameraInfo of another frame_id (other K) at the same stamp
+    other = CameraInfo()
+    other.header.stamp, other.header.frame_id = info.header.stamp, OTHER_FRAME
+    other.width, other.height, other.distortion_model = info.width, info.height, "plumb_bob"
+    other.k = (np.asarray(info.k).reshape(3, 3) * [[0.5], [0.5], [1.0]]).ravel().tolist()
+    other.d = [0.0] * 5
+    steps.append(Step("valid after CameraInfo of another frame", image, [info, other], True, info, sample))
+
+    image, info, sample = frame(2)  # an image of that other frame: its own CameraInfo (sent above) applies
+    image.header.frame_id = OTHER_FRAME
+    steps.append(Step("image of the other frame", image, [], True, other, None))
     return steps
 
 
-def to_json(msg: PoseArray3D) -> dict:
+def _poses_json(msg: PoseArray3D) -> dict:
     return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
-            "joint_names": list(msg.joint_names),
+            "skeleton": msg.skeleton, "joint_names": list(msg.joint_names), "bones": list(msg.bones),
+            "ids": [p.id for p in msg.people], "scores": [p.score for p in msg.people],
+            "roots": [[p.root.x, p.root.y, p.root.z] for p in msg.people],
             "people": [[[k.position.x, k.position.y, k.position.z, k.u, k.v, k.confidence] for k in p.keypoints]
                        for p in msg.people]}
+
+
+def _markers_json(msg: MarkerArray) -> dict:
+    headers = {(m.header.stamp.sec, m.header.stamp.nanosec, m.header.frame_id) for m in msg.markers}
+    return {"headers": sorted(headers), "count": len(msg.markers)}
 
 
 def main(out_json: str, timeout_s: float) -> int:
     rclpy.init()
     node = rclpy.create_node("camera_peer")
-    image_pub = node.create_publisher(__import__("sensor_msgs.msg").msg.Image, "image", RELIABLE)
+    image_pub = node.create_publisher(Image, "image", RELIABLE)
     info_pub = node.create_publisher(CameraInfo, "camera_info", RELIABLE)
-    received: list[PoseArray3D] = []
-    node.create_subscription(PoseArray3D, "drm/poses", received.append, RELIABLE)
+    poses: list[PoseArray3D] = []
+    markers: list[MarkerArray] = []
     diagnostics: list[DiagnosticArray] = []
+    node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
+    node.create_subscription(MarkerArray, "drm/markers", markers.append, RELIABLE)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, RELIABLE)
     deadline = time.monotonic() + timeout_s
 
-    def spin_until(cond, seconds):
+    def spin_until(cond, seconds: float) -> bool:
         end = min(deadline, time.monotonic() + seconds)
         while not cond() and time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
+            rclpy.spin_once(node, timeout_sec=0.02)
+        return cond()
 
-    # Wait for the node to subscribe (it loads its model first).
-    spin_until(lambda: image_pub.get_subscription_count() > 0 and info_pub.get_subscription_count() > 0, timeout_s)
+    steps = script()
+    # The node subscribes once its model is loaded; its publishers must also have found us.
+    spin_until(lambda: image_pub.get_subscription_count() > 0 and info_pub.get_subscription_count() > 0
+               and node.count_publishers("drm/poses") > 0, timeout_s)
     log = []
-    for label, image, info, expect in scripted_frames():
-        if info is not None:
+    for step in steps:
+        for info in step.infos:
             info_pub.publish(info)
-            spin_until(lambda: False, 0.3)  # let the CameraInfo land before the image
-        before = len(received)
-        image_pub.publish(image)
-        spin_until(lambda: len(received) > before, 30.0 if expect else 1.0)
-        log.append({"label": label, "stamp": [image.header.stamp.sec, image.header.stamp.nanosec],
-                    "answered": len(received) > before})
+        if step.infos:
+            spin_until(lambda: False, 0.2)  # the CameraInfo lands before its image
+        before = len(poses)
+        image_pub.publish(step.image)
+        answered = spin_until(lambda: len(poses) > before, 20.0 if step.valid else 0.4)
+        log.append({"label": step.label, "answered": answered})
+
+    client = node.create_client(SetParameters, "/drm_node/set_parameters")
+    client.wait_for_service(timeout_sec=5.0)
+    changes = []
+    for name, value, _ in PARAMETER_CHANGES:
+        future = client.call_async(SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()]))
+        spin_until(future.done, 5.0)
+        result = future.result().results[0] if future.done() else None
+        changes.append({"name": name, "successful": bool(result and result.successful),
+                        "reason": result.reason if result else "no answer"})
     count = len(diagnostics)
     spin_until(lambda: len(diagnostics) > count, 3.0)  # the node's counters after the whole script
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
     with open(out_json, "w", encoding="utf-8") as f:
-        json.dump({"steps": log, "poses": [to_json(m) for m in received], "diagnostics": values}, f)
+        json.dump({"steps": log, "poses": [_poses_json(m) for m in poses],
+                   "markers": [_markers_json(m) for m in markers], "diagnostics": values,
+                   "parameter_changes": changes}, f)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+def listen(out_json: str, count: int, timeout_s: float) -> int:
+    """Record the first `count` PoseArray3D messages (or what came within the timeout)."""
+    rclpy.init()
+    node = rclpy.create_node("pose_listener")
+    poses: list[PoseArray3D] = []
+    node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
+    deadline = time.monotonic() + timeout_s
+    while len(poses) < count and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump({"poses": [_poses_json(m) for m in poses]}, f)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--listen":
+        sys.exit(listen(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
     sys.exit(main(sys.argv[1], float(sys.argv[2])))
