@@ -24,6 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.time import Time
 
+from drm_ros.demo import stop_processes
 from drm_ros.msg import PoseArray3D
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,18 +44,6 @@ def rss_mb(pid: int) -> float:
 
 def _values(diag: DiagnosticArray) -> dict[str, str]:
     return {kv.key: kv.value for kv in diag.status[0].values}
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in processes:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main() -> int:
@@ -110,12 +99,12 @@ def main() -> int:
         spin_until(t1 + 1.5)  # one more diagnostics message, for the counters at the end of the window
     except (RuntimeError, KeyboardInterrupt) as err:
         print(f"soak: stopped: {err}", file=sys.stderr)
-        _stop(processes)
+        stop_processes(processes)
         me.destroy_node()
         rclpy.try_shutdown()
         return 1
     finally:
-        _stop(processes)
+        stop_processes(processes)
 
     window = [lat for t, lat in arrivals if t0 <= t < t1]
     before = [d for t, d in diagnostics if t <= t0]

@@ -91,7 +91,8 @@ def plot_3d(msg: PoseArray3D, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def _stop(processes: list[subprocess.Popen]) -> None:
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """Terminate, then kill what does not exit within 10 s (the demo's and the soak benchmark's children)."""
     for proc in processes:
         if proc.poll() is None:
             proc.terminate()
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        _stop(processes)
+        stop_processes(processes)
 
     if not poses:
         me.destroy_node()
