@@ -67,14 +67,14 @@ class DRMNode(Node):
         p = self.params
 
         from drm_core.predictor import load_predictor  # torch: loaded once the parameters proved good
-        # drm_core logs its warnings with `logging` too; the node logs them once, through ROS, below.
-        core_log = logging.getLogger("drm_core.predictor")
-        if not core_log.handlers:  # a handler, even a null one, keeps Python's last-resort printer quiet
-            core_log.addHandler(logging.NullHandler())
+        # drm_core reports with `logging` (no GPU: running on the CPU; exporting to ONNX once): show it in the
+        # node's ROS log.
+        core_log = logging.getLogger("drm_core")
+        core_log.setLevel(logging.INFO)
+        core_log.addHandler(RosLogHandler(self.get_logger()))
+        core_log.propagate = False
         self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size,
                                         p.score_threshold, p.max_people)
-        for warning in self.predictor.warnings:  # e.g. no GPU: running on the CPU
-            self.get_logger().warning(warning)
         engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider
         self._device = getattr(engine, "device", "cpu" if "CPU" in engine.description else "cuda")
         self.intrinsics = IntrinsicsStore(p.use_rectified, p.fallback)
@@ -198,6 +198,23 @@ class DRMNode(Node):
         if self._worker is not None:
             self._worker.join(timeout=5.0)
         super().destroy_node()
+
+
+class RosLogHandler(logging.Handler):
+    """Python `logging` records into a ROS logger, at their level."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__(logging.INFO)
+        self.ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:  # rclpy fixes the severity per call site: one call per level
+            self.ros_logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self.ros_logger.warning(message)
+        else:
+            self.ros_logger.info(message)
 
 
 def _cause(err: Exception) -> str:

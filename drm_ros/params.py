@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ENGINES = ("torch", "onnxruntime")  # drm_core.predictor.ENGINES; repeated so this file needs no torch
+ENGINES = ("auto", "torch", "onnxruntime")  # drm_core.predictor.ENGINES; repeated so this file needs no torch
 DEVICES = ("auto", "cuda", "cpu")
 IMAGE_QOS = ("sensor_data", "reliable")
 
@@ -24,7 +24,7 @@ def _p(default, description: str, dynamic: bool = False):
 @dataclass(frozen=True)
 class NodeParams:
     model_path: str = _p("", "checkpoint (.pt) or ONNX model; empty: the model shipped with drm_core")
-    engine: str = _p("torch", "inference engine: torch or onnxruntime")
+    engine: str = _p("auto", "inference engine: auto (onnxruntime on the CPU, torch on a GPU), torch or onnxruntime")
     device: str = _p("auto", "auto, cuda or cpu; without a GPU, auto and cuda run on the CPU (one warning)")
     input_width: int = _p(0, "network input width, a positive multiple of 32; 0: the model's own")
     input_height: int = _p(0, "network input height, a positive multiple of 32; 0: the model's own")

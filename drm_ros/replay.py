@@ -1,6 +1,6 @@
 """Rosbag replay evaluation: run the model over a recorded rosbag2 exactly as the node would, offline.
 
-python -m drm_ros.replay BAG --out OUT_DIR [--model PATH] [--engine torch|onnxruntime] [--device auto|cpu|cuda]
+python -m drm_ros.replay BAG --out OUT_DIR [--model PATH] [--engine auto|torch|onnxruntime] [--device auto|cpu|cuda]
                          [--input-size W H] [--image-topic T] [--camera-info-topic T] [--gt-topic T]
                          [--rectified] [--storage sqlite3|mcap]
 
@@ -52,7 +52,7 @@ class ReplayError(RuntimeError):
 @dataclass(frozen=True)
 class ReplayOptions:
     model: str | None = None  # None: the shipped model
-    engine: str = "torch"
+    engine: str = "auto"
     device: str = "auto"
     input_size: tuple[int, int] | None = None  # (w, h); None: the model's own
     image_topic: str | None = None  # None: the bag's only Image/CompressedImage topic
@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bag", type=Path, help="rosbag2 directory (sqlite3 or mcap)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (poses bag, summary, report)")
     parser.add_argument("--model", help="checkpoint (.pt) or ONNX model; default: the shipped model")
-    parser.add_argument("--engine", default="torch", choices=("torch", "onnxruntime"))
+    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="auto: onnxruntime on the CPU, torch on a GPU")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), help="network input size")
     parser.add_argument("--image-topic", help="default: the bag's only Image or CompressedImage topic")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,18 @@ def make_ros_env() -> dict[str, str]:
 @pytest.fixture
 def ros_env() -> dict[str, str]:
     return make_ros_env()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def onnx_cache_of_the_session(tmp_path_factory):
+    """Exports made by the tests (and by the node processes they start) go to a directory of this run."""
+    old = os.environ.get("DRM_CACHE_DIR")
+    os.environ["DRM_CACHE_DIR"] = str(tmp_path_factory.mktemp("drm_cache"))
+    yield Path(os.environ["DRM_CACHE_DIR"])
+    if old is None:
+        os.environ.pop("DRM_CACHE_DIR")
+    else:
+        os.environ["DRM_CACHE_DIR"] = old
 
 
 @pytest.fixture(autouse=True, scope="session")

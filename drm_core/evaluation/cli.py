@@ -14,7 +14,7 @@ from drm_core.data.errors import DatasetError
 from drm_core.data.registry import DatasetSpec, open_dataset
 from drm_core.evaluation.evaluate import evaluate, evaluate_panoptic_dataset
 from drm_core.evaluation.report import write_report
-from drm_core.predictor import load_predictor
+from drm_core.predictor import ENGINES, load_predictor
 
 
 def _dataset(args: argparse.Namespace):
@@ -27,7 +27,8 @@ def _dataset(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate a DRM model with the benchmarks' own metrics.")
     parser.add_argument("--model", help="checkpoint (.pt) or ONNX file; default: the shipped model")
-    parser.add_argument("--engine", default="torch", choices=("torch", "onnxruntime"))
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
+                        help="auto: onnxruntime on the CPU, torch on a GPU")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--dataset", default="synthetic-val", choices=("synthetic-val", "mupots", "panoptic"))
     parser.add_argument("--annotations", help="annotation json (mupots, panoptic)")

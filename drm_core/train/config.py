@@ -39,6 +39,7 @@ class TrainConfig:
     log_every: int = 10
     snapshot_every: int | None = None  # also write the weights to out_dir/snapshot.pt every N steps
     out_dir: str = "runs/experiment"
+    init_from: str | None = None  # start from this checkpoint's weights (a fresh optimiser and schedule)
 
     def __post_init__(self) -> None:
         if not self.datasets_3d:

@@ -135,6 +135,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
         start_epoch, step = int(state["epoch"]), int(state["step"])
         torch.set_rng_state(state["rng"]["torch"].cpu())
         log.info("resumed %s at epoch %d, step %d", resume, start_epoch, step)
+    elif config.init_from:  # weights only: a new schedule (fine-tuning, or a second stage of training)
+        load_state(model, load_checkpoint(config.init_from, dev)["model"], config.init_from)
+        log.info("started from the weights of %s", config.init_from)
     net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
         if env.world_size > 1 else model
 

@@ -9,7 +9,8 @@ from drm_core.camera import Camera, Letterbox
 from drm_core.checkpoint import CheckpointError, save_checkpoint
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.model import ModelConfig, build_model
-from drm_core.predictor import InvalidImageError, Predictor, load_predictor
+from drm_core.onnx_cache import cached_onnx_path
+from drm_core.predictor import InvalidImageError, Predictor, load_predictor, resolve_engine
 
 from tests.core.scenes import input_ground_truth, scene
 
@@ -78,7 +79,7 @@ def small_checkpoint(tmp_path_factory):
 
 
 def test_load_predictor_runs_a_checkpoint_at_any_multiple_of_32(small_checkpoint):
-    predictor = load_predictor(small_checkpoint, device="cpu", input_size=(320, 192), score_threshold=0.0,
+    predictor = load_predictor(small_checkpoint, "torch", device="cpu", input_size=(320, 192), score_threshold=0.0,
                                max_people=3)
     assert predictor.input_size == (320, 192) and predictor.warnings == ()
     poses = predictor.predict(_image(), CAMERA)
@@ -88,7 +89,7 @@ def test_load_predictor_runs_a_checkpoint_at_any_multiple_of_32(small_checkpoint
 def test_cuda_request_without_gpu_falls_back_with_one_warning(small_checkpoint):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    predictor = load_predictor(small_checkpoint, device="cuda")
+    predictor = load_predictor(small_checkpoint, "torch", device="cuda")
     assert len(predictor.warnings) == 1 and "CPU" in predictor.warnings[0]
     assert "cpu" in predictor.description
 
@@ -105,7 +106,7 @@ def test_missing_and_corrupt_models_raise_checkpoint_error_naming_the_path(tmp_p
 
 
 def test_onnxruntime_engine_gives_the_torch_engine_poses(small_checkpoint):
-    torch_predictor = load_predictor(small_checkpoint, device="cpu", score_threshold=0.0)
+    torch_predictor = load_predictor(small_checkpoint, "torch", device="cpu", score_threshold=0.0)
     onnx_predictor = load_predictor(small_checkpoint, engine="onnxruntime", device="cpu", score_threshold=0.0)
     assert onnx_predictor.description.startswith("onnxruntime")
     batch, _ = torch_predictor.preprocess(_image(), CAMERA)
@@ -113,3 +114,30 @@ def test_onnxruntime_engine_gives_the_torch_engine_poses(small_checkpoint):
     for key in a:
         scale = max(1.0, float(np.abs(a[key]).max()))
         np.testing.assert_allclose(b[key], a[key], atol=2e-3 * scale, err_msg=key)
+
+
+def test_auto_engine_is_onnxruntime_on_the_cpu_and_torch_on_a_gpu():
+    assert resolve_engine("auto", "cpu") == "onnxruntime" and resolve_engine("auto", "cuda") == "torch"
+    assert resolve_engine("torch", "cpu") == "torch"
+    with pytest.raises(ValueError, match="engine must be one of auto, torch, onnxruntime"):
+        resolve_engine("tensorrt", "cpu")
+
+
+def test_a_checkpoint_is_exported_once_and_a_damaged_export_is_made_again(small_checkpoint, tmp_path):
+    first = load_predictor(small_checkpoint, device="cpu")  # auto on the CPU: onnxruntime, from the cache
+    assert first.description.startswith("onnxruntime")
+    cached = cached_onnx_path(small_checkpoint, None)
+    made = cached.stat().st_mtime_ns
+    load_predictor(small_checkpoint, device="cpu")
+    assert cached.stat().st_mtime_ns == made, "a cached export was made again"
+    assert not list(cached.parent.glob("*.partial")), "an export left its temporary file"
+
+    cached.write_bytes(cached.read_bytes()[:1000])  # as if a disk filled up mid-write
+    again = load_predictor(small_checkpoint, device="cpu", score_threshold=0.0)
+    assert cached.stat().st_size > 1000
+    batch, _ = again.preprocess(_image(), CAMERA)
+    np.testing.assert_allclose(again.engine(batch)["center"], first.engine(batch)["center"], atol=1e-6)
+
+    other = tmp_path / "other.pt"  # another checkpoint's content: another export, whatever its name
+    other.write_bytes(small_checkpoint.read_bytes() + b"\0")
+    assert cached_onnx_path(other, None) != cached and cached_onnx_path(small_checkpoint, (320, 192)) != cached

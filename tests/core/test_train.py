@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from drm_core.checkpoint import load_checkpoint
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.data.registry import DatasetSpec
 from drm_core.model import ModelConfig
@@ -46,6 +47,23 @@ def test_resume_reproduces_the_next_step_exactly(tmp_path):
     resumed = train(_config(tmp_path / "b"), resume=first.checkpoint, device="cpu")
     assert first.losses == straight.losses[:4]
     assert resumed.losses == straight.losses[4:]
+
+
+def test_init_from_starts_a_new_schedule_from_a_checkpoints_weights(tmp_path):
+    checkpoint = train(_config(tmp_path / "a", max_steps=2), device="cpu").checkpoint
+    trained = load_checkpoint(checkpoint)
+
+    def weights_after_one_tiny_step(**changes) -> dict[str, torch.Tensor]:
+        result = train(_config(tmp_path / "b", max_steps=1, lr=1e-12, **changes), device="cpu")
+        state = load_checkpoint(result.checkpoint)
+        assert state["step"] == 1  # a new schedule, not a resumed one
+        return {k: v for k, v in state["model"].items() if v.is_floating_point() and "running" not in k}
+
+    started = weights_after_one_tiny_step(init_from=str(checkpoint))
+    fresh = weights_after_one_tiny_step()
+    assert any(not torch.allclose(fresh[k], trained["model"][k]) for k in fresh)
+    for key, value in started.items():
+        torch.testing.assert_close(value, trained["model"][key], atol=1e-6, rtol=0, msg=key)
 
 
 def test_mixed_batches_carry_no_3d_for_the_2d_half(tmp_path):

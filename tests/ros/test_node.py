@@ -4,6 +4,7 @@ Also the node's parts that need no DDS: the newest-frame mailbox, the statistics
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -50,8 +51,9 @@ def model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory, model):
-    """Run the scripted camera against the node once; the tests below read the outcome."""
+def session(tmp_path_factory, model, offline):
+    """Run the scripted camera against the node once; the tests below read the outcome. The node runs the
+    default engine (onnxruntime on this CPU) from the export `offline` made and cached."""
     env = make_ros_env()
     out = tmp_path_factory.mktemp("node") / "peer.json"
     node = _node(env, "-p", f"model_path:={model}")
@@ -73,7 +75,7 @@ def session(tmp_path_factory, model):
 
 @pytest.fixture(scope="module")
 def offline(model):
-    return load_predictor(model, "torch", "cpu", INPUT, **DECODING)
+    return load_predictor(model, "auto", "cpu", INPUT, **DECODING)
 
 
 def test_every_valid_frame_is_answered_and_no_bad_one(session):
@@ -94,7 +96,9 @@ def test_every_valid_frame_is_answered_and_no_bad_one(session):
     assert int(diagnostics["bad_frames"]) == len(steps) - len(valid)
     assert int(diagnostics["processed"]) == len(valid) and int(diagnostics["received"]) == len(steps)
     assert diagnostics["dropped_frames"] == "0" and diagnostics["device"] == "cpu"
-    assert diagnostics["engine"].startswith("torch on cpu") and float(diagnostics["latency_p50_ms"]) > 0
+    assert diagnostics["engine"].startswith("onnxruntime CPU") and float(diagnostics["latency_p50_ms"]) > 0
+    # The node ran the export the offline predictor had cached (and said so, through its ROS log).
+    assert re.search(r"\[drm_node\]: .*model.pt: using its cached ONNX export", log), log[:3000]
 
 
 def test_headers_are_the_images_and_markers_match(session):
@@ -209,7 +213,7 @@ def test_bad_parameters_at_start_are_refused_with_reasons(ros_env):
     node = _node(ros_env, "-p", "engine:=foo", "-p", "score_threshold:=-0.5", "-p", "input_width:=100")
     log = node.communicate(timeout=60)[0]
     assert node.returncode != 0, log
-    for reason in ["engine='foo' must be one of torch, onnxruntime", "score_threshold=-0.5 must lie in [0, 1]",
+    for reason in ["engine='foo' must be one of auto, torch, onnxruntime", "score_threshold=-0.5 must lie in [0, 1]",
                    "input_width=100 must be 0 (the model's own) or a positive multiple of 32"]:
         assert reason in log, log
 
