@@ -40,13 +40,13 @@ def cache_dir() -> Path:
     return fallback
 
 
-def cached_onnx_path(checkpoint: Path, input_size: tuple[int, int] | None) -> Path:
-    """Where the export of `checkpoint` at `input_size` (None: the checkpoint's own) lives in the cache."""
+def cached_onnx_path(checkpoint: Path, input_size: tuple[int, int]) -> Path:
+    """Where the export of `checkpoint` at `input_size` (w, h) lives in the cache."""
     digest = hashlib.sha256()
     with open(checkpoint, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    size = f"{input_size[0]}x{input_size[1]}" if input_size else "native"
+    size = f"{input_size[0]}x{input_size[1]}"
     return cache_dir() / f"{checkpoint.stem}-{digest.hexdigest()[:16]}-{size}-opset{OPSET}.onnx"
 
 
@@ -55,11 +55,14 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
 
     Raises CheckpointError when the checkpoint is missing or corrupt.
     """
-    from drm_core.checkpoint import CheckpointError, load_model
+    from drm_core.checkpoint import CheckpointError, configs_from_checkpoint, load_checkpoint, load_model
     from drm_core.export import export_onnx, read_metadata
 
     if not checkpoint.is_file():
-        raise CheckpointError(f"model {checkpoint}: no such file")
+        raise CheckpointError(f"checkpoint {checkpoint}: no such file")
+    if input_size is None:  # named by its real size: the same weights at the same size share one export
+        codec_config = configs_from_checkpoint(load_checkpoint(checkpoint), checkpoint)[1]
+        input_size = (codec_config.input_width, codec_config.input_height)
     final = cached_onnx_path(checkpoint, input_size)
     if final.is_file():
         try:
@@ -69,8 +72,7 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
         except Exception as err:  # noqa: BLE001 - any damage means: export again
             log.warning("cached export %s is unreadable (%s); exporting again", final, err)
     model, codec_config = load_model(checkpoint, "cpu")
-    if input_size:
-        codec_config = dataclasses.replace(codec_config, input_width=input_size[0], input_height=input_size[1])
+    codec_config = dataclasses.replace(codec_config, input_width=input_size[0], input_height=input_size[1])
     log.info("exporting %s to ONNX once (cached as %s)", checkpoint, final)
     handle, name = tempfile.mkstemp(prefix=final.stem + ".", suffix=".partial", dir=final.parent)
     os.close(handle)

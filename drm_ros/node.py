@@ -153,6 +153,8 @@ class DRMNode(Node):
                                 f"frame {_stamp_text(msg.header)} dropped: {err}; waiting for CameraInfo on "
                                 f"'{self.info_sub.topic_name}' (or set the fallback_fx/fy/cx/cy parameters)")
             except Exception as err:  # noqa: BLE001 - the node must outlive any single frame
+                if not self.context.ok():  # shut down (SIGINT/SIGTERM) mid-frame: nowhere left to publish
+                    break
                 self.stats.bad()
                 self._throttled("error", "unexpected", f"frame {_stamp_text(msg.header)} dropped: "
                                                        f"{type(err).__name__}: {err}")
