@@ -85,7 +85,7 @@ def build_loader(config: TrainConfig, codec: DRMCodec, env: Distributed) -> tupl
     common = dict(num_workers=config.workers, pin_memory=torch.cuda.is_available())
     if parts_2d:
         sampler = MixedBatchSampler([len(p) for p in parts], [True] * len(parts_2d) + [False] * len(parts_3d),
-                                    config.batch_size * env.world_size // env.world_size, config.seed,
+                                    config.batch_size, config.seed,
                                     env.rank, env.world_size)
         return DataLoader(dataset, batch_sampler=sampler, **common), parts
     if env.world_size > 1:
