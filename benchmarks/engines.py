@@ -91,14 +91,14 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     parts = ["convert_ms", "preprocess_ms", "engine_ms", "decode_ms", "messages_ms"]
-    fig, ax = plt.subplots(figsize=(8, 2.8))
+    fig, ax = plt.subplots(figsize=(9, 2.8))
     left = np.zeros(len(rows))
     for part in parts:
         values = np.array([r[part] for r in rows])
         ax.barh([r["engine"] for r in rows], values, left=left, label=part.removesuffix("_ms"))
         left += values
     ax.set_xlabel("milliseconds per frame (median)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_title("drm_node per-frame cost by engine, 640x480 image")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -11,6 +11,7 @@ from drm_core.codec import CodecConfig
 from drm_core.losses import DRMLoss
 from drm_core.model import DRM, ModelConfig, build_model
 from drm_core.model import backbone as backbone_module
+from drm_core.model import heads
 from drm_core.model.heads import PoseDepthQuery
 from drm_core.skeleton import MPI15
 
@@ -81,20 +82,33 @@ def _grad_norm(module: torch.nn.Module) -> float:
     return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
 
 
-def test_root_depth_loss_reaches_the_offset_branch_through_pdqm():
+def _root_depth_gradients(feature_scale: float, monkeypatch) -> torch.nn.Module:
+    monkeypatch.setattr(heads, "FEATURE_GRADIENT_SCALE", feature_scale)
     torch.manual_seed(1)
     model = build_model(ModelConfig.small()).train()
     codec = CodecConfig(input_width=128, input_height=128)
     targets = encode_batch(codec, [[(320.0, 240.0, 4.0)], [(250.0, 250.0, 3.0), (420.0, 240.0, 5.0)]])
+    torch.manual_seed(3)
     _, parts = DRMLoss()(model(torch.rand(2, 3, 128, 128)), targets)
     parts["root_depth"].backward()
-    # The final offset conv only moves the query positions p_i: a gradient there is the PDQM path.
-    assert float(model.offset_head.out.weight.grad.abs().sum()) > 0
-    assert _grad_norm(model.offset_head.blocks) > 0
-    assert _grad_norm(model.root_to_center_head) > 0
-    assert _grad_norm(model.root_depth_head) > 0
-    assert _grad_norm(model.backbone) > 0
+    return model
+
+
+def test_root_depth_loss_reaches_the_offset_branch_features_through_pdqm_scaled(monkeypatch):
+    scale = heads.FEATURE_GRADIENT_SCALE
+    assert 0 < scale < 1
+    model = _root_depth_gradients(scale, monkeypatch)
+    assert _grad_norm(model.offset_head.blocks) > 0  # the sampled joint features: the PDQM path
+    assert _grad_norm(model.root_depth_head) > 0 and _grad_norm(model.backbone) > 0
+    # The query positions carry no gradient: the final offset conv and O_e learn from their own losses only.
+    assert model.offset_head.out.weight.grad is None or float(model.offset_head.out.weight.grad.abs().sum()) == 0
+    assert _grad_norm(model.root_to_center_head) == 0
     assert _grad_norm(model.rel_depth_head) == 0 and _grad_norm(model.center_head) == 0
+    # The features' share of the depth gradient is scaled, nothing else.
+    full = _root_depth_gradients(1.0, monkeypatch)
+    ratio = _grad_norm(model.offset_head.blocks) / _grad_norm(full.offset_head.blocks)
+    assert abs(ratio - scale) < 1e-3 * scale
+    assert _grad_norm(model.root_depth_head) == pytest.approx(_grad_norm(full.root_depth_head), rel=1e-5)
 
 
 def test_one_adam_step_lowers_the_loss_and_reaches_every_head():
