@@ -18,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from drm_core.codec import CodecConfig
 from drm_core.export import OPSET
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ def cached_onnx_path(checkpoint: Path, input_size: tuple[int, int]) -> Path:
     return cache_dir() / f"{checkpoint.stem}-{digest.hexdigest()[:16]}-{size}-opset{OPSET}.onnx"
 
 
-def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = None) -> Path:
-    """The ONNX export of `checkpoint` at `input_size` (w, h; None: its own), from the cache or exported now.
+def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = None) -> tuple[Path, CodecConfig]:
+    """The ONNX export of `checkpoint` at `input_size` (w, h; None: its own), from the cache or exported now,
+    and the codec config stored in it.
 
     Raises CheckpointError when the checkpoint is missing or corrupt.
     """
@@ -66,9 +68,9 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
     final = cached_onnx_path(checkpoint, input_size)
     if final.is_file():
         try:
-            read_metadata(final)  # parses the whole file: a damaged one fails here
+            codec_config, _ = read_metadata(final)  # parses the whole file: a damaged one fails here
             log.info("%s: using its cached ONNX export %s", checkpoint, final)
-            return final
+            return final, codec_config
         except Exception as err:  # noqa: BLE001 - any damage means: export again
             log.warning("cached export %s is unreadable (%s); exporting again", final, err)
     model, codec_config = load_model(checkpoint, "cpu")
@@ -81,4 +83,4 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
         os.replace(name, final)  # atomic: two processes exporting at once both end with a whole file
     finally:
         Path(name).unlink(missing_ok=True)
-    return final
+    return final, codec_config

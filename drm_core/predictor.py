@@ -117,8 +117,7 @@ def load_predictor(model_path: str | Path | None = None, engine: str = "auto", d
                              f"not {input_size[0]}x{input_size[1]}: export it again at that size")
         runner: Engine = OnnxEngine(path, choice.device)
     elif engine == "onnxruntime":
-        onnx_path = onnx_for_checkpoint(path, input_size)
-        codec_config, _ = read_metadata(onnx_path)
+        onnx_path, codec_config = onnx_for_checkpoint(path, input_size)
         runner = OnnxEngine(onnx_path, choice.device)
     else:
         model, codec_config = load_model(path, choice.device)

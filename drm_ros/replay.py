@@ -35,6 +35,7 @@ from tqdm import tqdm
 from drm_core.camera import InvalidCameraError
 from drm_ros.conversions import BadImageError, image_to_rgb
 from drm_ros.intrinsics import IntrinsicsMismatchError, IntrinsicsStore, MissingIntrinsicsError
+from drm_ros.params import ENGINES
 from drm_ros.messages import poses_to_msg
 from drm_ros.msg import PoseArray3D
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bag", type=Path, help="rosbag2 directory (sqlite3 or mcap)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (poses bag, summary, report)")
     parser.add_argument("--model", help="checkpoint (.pt) or ONNX model; default: the shipped model")
-    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnxruntime"),
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
                         help="auto: onnxruntime on the CPU, torch on a GPU")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), help="network input size")

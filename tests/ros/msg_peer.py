@@ -15,6 +15,7 @@ import rclpy
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
 from drm_ros.msg import Keypoint3D, Person3D, PoseArray3D
+from tests.ros.spin import spin_until
 
 QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.VOLATILE)
 
@@ -76,9 +77,7 @@ def subscribe(topic: str, out_json: str, timeout_s: float) -> int:
     node = rclpy.create_node("msg_peer_subscriber")
     received: list[PoseArray3D] = []
     node.create_subscription(PoseArray3D, topic, received.append, QOS)
-    deadline = time.monotonic() + timeout_s
-    while not received and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.1)
+    spin_until(node, lambda: bool(received), time.monotonic() + timeout_s, period_s=0.1)
     if received:
         with open(out_json, "w", encoding="utf-8") as f:
             json.dump(to_dict(received[0]), f)

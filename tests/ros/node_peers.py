@@ -27,6 +27,7 @@ from drm_core.types import Sample
 from drm_ros.camera_sim import CameraSimConfig, SyntheticCamera
 from drm_ros.conversions import rgb_to_image
 from drm_ros.msg import PoseArray3D
+from tests.ros.spin import spin_until
 
 # Small frames, a distorted lens on every scene (the reprojection check must include distortion).
 CAMERA = CameraSimConfig(width=320, height=240, seed=3, people=(2, 3), depth_range_m=(2.5, 7.0),
@@ -128,25 +129,22 @@ def main(out_json: str, timeout_s: float) -> int:
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, RELIABLE)
     deadline = time.monotonic() + timeout_s
 
-    def spin_until(cond, seconds: float) -> bool:
-        end = min(deadline, time.monotonic() + seconds)
-        while not cond() and time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.02)
-        return cond()
+    def wait_for(cond, seconds: float) -> bool:
+        return spin_until(node, cond, min(deadline, time.monotonic() + seconds), period_s=0.02)
 
     steps = script()
     # The node subscribes once its model is loaded; its publishers must also have found us.
-    spin_until(lambda: image_pub.get_subscription_count() > 0 and info_pub.get_subscription_count() > 0
+    wait_for(lambda: image_pub.get_subscription_count() > 0 and info_pub.get_subscription_count() > 0
                and node.count_publishers("drm/poses") > 0, timeout_s)
     log = []
     for step in steps:
         for info in step.infos:
             info_pub.publish(info)
         if step.infos:
-            spin_until(lambda: False, 0.2)  # the CameraInfo lands before its image
+            wait_for(lambda: False, 0.2)  # the CameraInfo lands before its image
         before = len(poses)
         image_pub.publish(step.image)
-        answered = spin_until(lambda: len(poses) > before, 20.0 if step.valid else 0.4)
+        answered = wait_for(lambda: len(poses) > before, 20.0 if step.valid else 0.4)
         log.append({"label": step.label, "answered": answered})
 
     client = node.create_client(SetParameters, "/drm_node/set_parameters")
@@ -154,12 +152,12 @@ def main(out_json: str, timeout_s: float) -> int:
     changes = []
     for name, value, _ in PARAMETER_CHANGES:
         future = client.call_async(SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()]))
-        spin_until(future.done, 5.0)
+        wait_for(future.done, 5.0)
         result = future.result().results[0] if future.done() else None
         changes.append({"name": name, "successful": bool(result and result.successful),
                         "reason": result.reason if result else "no answer"})
     count = len(diagnostics)
-    spin_until(lambda: len(diagnostics) > count, 3.0)  # the node's counters after the whole script
+    wait_for(lambda: len(diagnostics) > count, 3.0)  # the node's counters after the whole script
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump({"steps": log, "poses": [_poses_json(m) for m in poses],
@@ -176,9 +174,7 @@ def listen(out_json: str, count: int, timeout_s: float) -> int:
     node = rclpy.create_node("pose_listener")
     poses: list[PoseArray3D] = []
     node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
-    deadline = time.monotonic() + timeout_s
-    while len(poses) < count and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    spin_until(node, lambda: len(poses) >= count, time.monotonic() + timeout_s)
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump({"poses": [_poses_json(m) for m in poses]}, f)
     node.destroy_node()
