@@ -1,4 +1,4 @@
-"""Time DRMCodec.decode on maps encoded from scenes of 1, 3 and 20 people; writes benchmarks/decode.json.
+"""Time DRMCodec.decode on maps encoded from scenes of 1, 3 and 20 people; writes benchmarks/results/decode.json.
 
 Usage: python scripts/bench_decode.py [--repeats N]
 The maps are perfect (codec.encode output), so every person is found: this times the decode itself.
@@ -53,7 +53,7 @@ def time_decode(codec: DRMCodec, people: int, repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "decode.json")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "decode.json")
     args = parser.parse_args(argv)
     codec = DRMCodec(CodecConfig())
     results = [time_decode(codec, people, args.repeats) for people in (1, 3, 20)]
