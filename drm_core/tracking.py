@@ -1,0 +1,165 @@
+"""Person tracking: ids that stay with a person across frames (births, deaths, short occlusions).
+
+Each frame's people are associated with the live tracks by a cost that adds two gated distances, each
+divided by its gate:
+- the 3D root (pelvis) against the track's constant-velocity prediction, with the depth axis down-weighted
+  (monocular depth is the noisiest coordinate);
+- the 2D pose: mean pixel distance of the joints both sides are confident of, against the track's predicted
+  pixels, divided by the person's size in the image (bounding-box diagonal).
+A pair beyond either gate cannot match. Gates widen with the time a track has gone unseen, so a person hidden
+for a moment (occlusion, a missed detection) gets their id back. The assignment is optimal (Hungarian, via
+scipy) when scipy is installed and greedy by increasing cost otherwise. An unmatched person starts a new track
+(birth); a track unseen for longer than `max_age_s` ends (death). Ids are never reused.
+Optional per-track One-Euro smoothing (drm_core.smoothing, off by default) filters the output joints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drm_core.skeleton import MPI15
+from drm_core.smoothing import OneEuroConfig, OneEuroFilter
+from drm_core.types import Poses3D
+
+try:  # optional: scipy is not a dependency of the project
+    from scipy.optimize import linear_sum_assignment
+except ImportError:  # pragma: no cover - depends on the environment
+    linear_sum_assignment = None
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    max_root_distance_m: float = 1.0  # 3D gate after prediction (depth counted at depth_weight)
+    depth_weight: float = 0.5
+    max_pose_distance: float = 0.5  # 2D gate: mean joint distance as a fraction of the person's image size
+    gate_growth_per_s: float = 1.0  # gates grow by this fraction of themselves per second unseen
+    max_age_s: float = 1.0  # a track unseen this long ends
+    min_confidence: float = 0.3  # joints used for the 2D distance
+    velocity_smoothing: float = 0.5  # weight of the newest velocity measurement (0..1]
+    max_dt_s: float = 0.5  # longest step a velocity is measured over (longer: velocity decays to zero)
+
+    def __post_init__(self) -> None:
+        if min(self.max_root_distance_m, self.max_pose_distance, self.max_age_s) <= 0 or \
+                not 0 < self.velocity_smoothing <= 1 or self.depth_weight < 0 or self.gate_growth_per_s < 0:
+            raise ValueError(f"TrackerConfig: gates and max_age_s must be positive, velocity_smoothing in (0, 1], "
+                             f"depth_weight and gate_growth_per_s non-negative; got {self}")
+
+
+@dataclass
+class _Track:
+    id: int
+    root: np.ndarray  # (3,) metres
+    uv: np.ndarray  # (J, 2) pixels
+    conf: np.ndarray  # (J,)
+    t: float  # last seen, seconds
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    velocity_uv: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    hits: int = 1
+    smoother: OneEuroFilter | None = None
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """(row, col) pairs of finite cost: optimal with scipy, else greedy by increasing cost."""
+    if cost.size == 0:
+        return []
+    if linear_sum_assignment is not None:
+        big = 1e6
+        rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if np.isfinite(cost[r, c])]
+    pairs, used_r, used_c = [], set(), set()
+    for flat in np.argsort(cost, axis=None, kind="stable"):
+        r, c = divmod(int(flat), cost.shape[1])
+        if not np.isfinite(cost[r, c]):
+            break
+        if r not in used_r and c not in used_c:
+            pairs.append((r, c))
+            used_r.add(r)
+            used_c.add(c)
+    return pairs
+
+
+@dataclass
+class TrackedPoses:
+    """A frame's people with their track ids (same order); poses smoothed when smoothing is on."""
+
+    poses: Poses3D
+    ids: np.ndarray  # (P,) int64
+
+
+class Tracker:
+    """Call update(poses, t_s) once per frame, in time order; it returns each person's track id."""
+
+    def __init__(self, config: TrackerConfig = TrackerConfig(), root: int = MPI15.root,
+                 smoothing: OneEuroConfig | None = None):
+        self.config = config
+        self.root = root
+        self.smoothing = smoothing
+        self.tracks: list[_Track] = []
+        self._next_id = 0
+        self._last_t: float | None = None
+
+    def reset(self) -> None:
+        """Forget every track (ids keep counting up, so an id is never reused)."""
+        self.tracks = []
+        self._last_t = None
+
+    def _cost(self, poses: Poses3D, t: float) -> np.ndarray:
+        c = self.config
+        cost = np.full((len(self.tracks), len(poses)), np.inf)
+        scale = np.array([1.0, 1.0, c.depth_weight])
+        roots = poses.joints_cam_m[:, self.root]
+        sizes = [max(float(np.linalg.norm(np.ptp(uv, axis=0))), 1.0) for uv in poses.joints_uv_px]
+        for i, track in enumerate(self.tracks):
+            dt = t - track.t
+            grow = 1.0 + c.gate_growth_per_s * dt
+            root_pred = track.root + track.velocity * min(dt, c.max_dt_s)
+            uv_pred = track.uv + track.velocity_uv * min(dt, c.max_dt_s)
+            d3 = np.linalg.norm((roots - root_pred) * scale, axis=-1) / (c.max_root_distance_m * grow)
+            for j in range(len(poses)):
+                both = (poses.joint_conf[j] >= c.min_confidence) & (track.conf >= c.min_confidence)
+                if not both.any():
+                    both = np.ones_like(both)
+                d2 = np.linalg.norm(poses.joints_uv_px[j][both] - uv_pred[both], axis=-1).mean() / sizes[j]
+                d2 /= c.max_pose_distance * grow
+                if d3[j] <= 1.0 and d2 <= 1.0:
+                    cost[i, j] = d3[j] + d2
+        return cost
+
+    def update(self, poses: Poses3D, t_s: float) -> TrackedPoses:
+        """Associate this frame's `poses` (taken at time t_s, seconds) with the tracks; new people get new ids."""
+        c = self.config
+        if self._last_t is not None and t_s < self._last_t:  # time went back (a bag restarted): start over
+            self.reset()
+        self._last_t = t_s
+        self.tracks = [tr for tr in self.tracks if t_s - tr.t <= c.max_age_s]  # deaths
+        ids = np.full(len(poses), -1, dtype=np.int64)
+        xyz_out, uv_out = poses.joints_cam_m.copy(), poses.joints_uv_px.copy()
+        pairs = _assign(self._cost(poses, t_s)) if len(poses) and self.tracks else []
+        for ti, pi in pairs:
+            track = self.tracks[ti]
+            dt = t_s - track.t
+            root, uv = poses.joints_cam_m[pi, self.root], poses.joints_uv_px[pi]
+            if 0 < dt <= c.max_dt_s:
+                a = c.velocity_smoothing
+                track.velocity = (1 - a) * track.velocity + a * (root - track.root) / dt
+                track.velocity_uv = (1 - a) * track.velocity_uv + a * (uv - track.uv).mean(axis=0) / dt
+            else:
+                track.velocity, track.velocity_uv = np.zeros(3), np.zeros(2)
+            track.root, track.uv, track.conf, track.t = root.copy(), uv.copy(), poses.joint_conf[pi].copy(), t_s
+            track.hits += 1
+            ids[pi] = track.id
+        for pi in np.flatnonzero(ids < 0):  # births
+            track = _Track(self._next_id, poses.joints_cam_m[pi, self.root].copy(), poses.joints_uv_px[pi].copy(),
+                           poses.joint_conf[pi].copy(), t_s,
+                           smoother=OneEuroFilter(self.smoothing) if self.smoothing else None)
+            self._next_id += 1
+            self.tracks.append(track)
+            ids[pi] = track.id
+        if self.smoothing:
+            by_id = {tr.id: tr for tr in self.tracks}
+            for pi, tid in enumerate(ids):
+                xyz_out[pi], uv_out[pi] = by_id[int(tid)].smoother(poses.joints_cam_m[pi], poses.joints_uv_px[pi],
+                                                                   t_s)
+            poses = Poses3D(xyz_out, uv_out, poses.joint_conf, poses.scores, poses.joint_names)
+        return TrackedPoses(poses, ids)
