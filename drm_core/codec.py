@@ -22,10 +22,19 @@ class CodecConfig:
     input_width: int = 832
     input_height: int = 512
     stride: int = 4
-    center_sigma: float = 3.0  # map px, in exp(-d^2 / sigma^2) (sec. 3.1)
-    offset_radius: int = 3  # square around each center that carries offsets (sec. 3.1, after DEKR)
-    depth_radius: int = 2  # square around each root pixel that carries depth and O_e targets
-    reference_focal_px: float = 1000.0  # f0: root depth is learnt as if seen under this focal length
+    center_sigma: float = 3.0  # map px, in exp(-d^2 / sigma^2) (sec. 3.1); the most, see radius_fraction
+    offset_radius: int = 3  # square around each center that carries offsets (sec. 3.1, after DEKR); the most
+    depth_radius: int = 2  # square around each root pixel that carries depth and O_e targets; the most
+    # f0: root depth is learnt as Z * f0 / f_eff. 100 px makes it SMAP's Z[cm] / f_eff, O(1) (0.3-7 at 256x160);
+    # the first models used 1000 (targets 10-66, a root-depth loss that drowned every other term) and keep
+    # decoding with it, since every checkpoint stores its CodecConfig.
+    reference_focal_px: float = 100.0
+    # Target footprint per person: sigma and radii are this fraction of the person's box diagonal (map px), at
+    # least 1 and at most the values above; 0 keeps the fixed radii. Encoding only.
+    radius_fraction: float = 0.1
+    # A pixel inside several people's squares belongs to the nearest center (offsets) or root (depth, O_e), so
+    # every person keeps its own peak; False: the smaller person wins (DEKR's rule). Encoding only.
+    nearest_owner: bool = True
     center_threshold: float = 0.1
     nms_kernel: int = 5
     top_k: int = 30
@@ -33,10 +42,19 @@ class CodecConfig:
     nms_joint_fraction: float = 0.5  # duplicates share at least this fraction of close joints ...
     nms_distance_fraction: float = 0.1  # ... closer than this fraction of the person's box diagonal ...
     nms_depth_m: float = 0.5  # ... and root depths closer than this
+    # Also a duplicate: a weaker candidate whose center lies inside a stronger one's torso box (scaled by
+    # nms_torso_scale about its middle) with root depths closer than nms_depth_m. Secondary center peaks on
+    # large people sit there with poses too poor for the joint test above. Decoding only.
+    nms_torso: bool = True
+    nms_torso_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.input_width % 32 or self.input_height % 32:
             raise ValueError(f"input size must be a multiple of 32, got {self.input_width}x{self.input_height}")
+        if self.reference_focal_px <= 0 or self.radius_fraction < 0 or self.nms_torso_scale <= 0:
+            raise ValueError(f"reference_focal_px ({self.reference_focal_px}) and nms_torso_scale "
+                             f"({self.nms_torso_scale}) must be positive, radius_fraction "
+                             f"({self.radius_fraction}) non-negative")
 
     @property
     def map_size(self) -> tuple[int, int]:
@@ -89,51 +107,80 @@ class DRMCodec:
         uv_map = self.to_map(joints_2d_px)
         labelled = visibility > 0
         sizes = np.array([self._box_diagonal(uv_map[p][labelled[p]]) for p in range(len(uv_map))])
-        # Larger people first so the smaller one wins where areas overlap (DEKR's rule).
+        # Who owns a pixel that several people's squares cover: the lowest key wins. Nearest-owner keys are
+        # distances to the person's center (offsets) or root (depth); DEKR's rule keys on size, so the
+        # smaller person wins.
+        center_key = np.full((h, w), np.inf)
+        root_key = np.full((h, w), np.inf)
+        root = self.skeleton.root
+        f_input = focal_of(K_input)
         for p in np.argsort(-sizes, kind="stable"):
             if not labelled[p].any():
                 continue
             center = self._center(uv_map[p], visibility[p])
+            sigma, r_offset, r_depth = self._footprint(sizes[p])
             t["center"][0] = np.maximum(t["center"][0], np.exp(-((xx - center[0]) ** 2 + (yy - center[1]) ** 2)
-                                                               / cfg.center_sigma ** 2))
+                                                               / sigma ** 2))
             inv_size = 1.0 / sizes[p]
-            area = self._square(center, cfg.offset_radius)
+            area = self._square(center, r_offset)
             if area is not None:
                 ys, xs = area
+                mine = self._claim(center_key, area, center, sizes[p])
                 q = np.stack(np.meshgrid(np.arange(xs.start, xs.stop), np.arange(ys.start, ys.stop)), 0)
-                off = uv_map[p].reshape(J, 2, 1, 1) - q[None].astype(np.float64)
-                t["offsets"][:, ys, xs] = off.reshape(2 * J, *q.shape[1:])
-                t["offset_weight"][:, ys, xs] = np.repeat(labelled[p] * inv_size, 2)[:, None, None]
-            root = self.skeleton.root
+                off = (uv_map[p].reshape(J, 2, 1, 1) - q[None].astype(np.float64)).reshape(2 * J, *q.shape[1:])
+                _put(t["offsets"][:, ys, xs], mine, off)
+                _put(t["offset_weight"][:, ys, xs], mine, np.repeat(labelled[p] * inv_size, 2)[:, None, None])
             if not labelled[p, root]:
                 continue
-            area = self._square(uv_map[p, root], cfg.depth_radius)
+            area = self._square(uv_map[p, root], r_depth)
             if area is None:
                 continue
             ys, xs = area
+            mine = self._claim(root_key, area, uv_map[p, root], sizes[p])
             q = np.stack(np.meshgrid(np.arange(xs.start, xs.stop), np.arange(ys.start, ys.stop)), 0)
-            t["root_to_center"][:, ys, xs] = center[:, None, None] - q
-            t["root_to_center_weight"][:, ys, xs] = inv_size
-            # Clear 3D targets a larger person left here: this pixel now belongs to person p.
+            _put(t["root_to_center"][:, ys, xs], mine, center[:, None, None] - q)
+            _put(t["root_to_center_weight"][:, ys, xs], mine, inv_size)
+            # Clear 3D targets another person left here: this pixel now belongs to person p.
             for key in ("root_depth", "root_depth_weight", "rel_depth", "rel_depth_weight", "rays", "dapl_weight"):
-                t[key][:, ys, xs] = 0.0
+                _put(t[key][:, ys, xs], mine, 0.0)
             if joints_3d_m is None:
                 continue
             has_3d = labelled[p] & (joints_3d_m[p, :, 2] > 0)
             if not has_3d[root]:
                 continue
             z = joints_3d_m[p, :, 2]
-            f_input = focal_of(K_input)
-            t["root_depth"][:, ys, xs] = z[root] * cfg.reference_focal_px / f_input
-            t["root_depth_weight"][:, ys, xs] = 1.0
-            t["rel_depth"][:, ys, xs] = (z[root] - z[self.non_root])[:, None, None]  # eq. 2
-            t["rel_depth_weight"][:, ys, xs] = has_3d[self.non_root][:, None, None]
+            _put(t["root_depth"][:, ys, xs], mine, z[root] * cfg.reference_focal_px / f_input)
+            _put(t["root_depth_weight"][:, ys, xs], mine, 1.0)
+            _put(t["rel_depth"][:, ys, xs], mine, (z[root] - z[self.non_root])[:, None, None])  # eq. 2
+            _put(t["rel_depth_weight"][:, ys, xs], mine, has_3d[self.non_root][:, None, None])
             # Eqs. 9-10 use (x* - c)/f of the ground-truth 2D; X/Z and Y/Z of the 3D ground truth are that
             # ray with the lens distortion already removed.
             rays = joints_3d_m[p, :, :2] / np.where(has_3d, z, 1.0)[:, None]
-            t["rays"][:, ys, xs] = np.where(has_3d[:, None], rays, 0.0).reshape(2 * J)[:, None, None]
-            t["dapl_weight"][:, ys, xs] = (has_3d * inv_size)[:, None, None]
+            _put(t["rays"][:, ys, xs], mine, np.where(has_3d[:, None], rays, 0.0).reshape(2 * J)[:, None, None])
+            _put(t["dapl_weight"][:, ys, xs], mine, (has_3d * inv_size)[:, None, None])
         return t
+
+    def _footprint(self, size: float) -> tuple[float, int, int]:
+        """(center sigma, offset radius, depth radius) in map px for a person of box diagonal `size`."""
+        cfg = self.config
+        if cfg.radius_fraction == 0:
+            return cfg.center_sigma, cfg.offset_radius, cfg.depth_radius
+        r = cfg.radius_fraction * size
+        return (float(np.clip(r, 1.0, cfg.center_sigma)), int(np.clip(round(r), 1, cfg.offset_radius)),
+                int(np.clip(round(r), 1, cfg.depth_radius)))
+
+    def _claim(self, owner_key: np.ndarray, area: tuple[slice, slice], point: np.ndarray,
+               size: float) -> np.ndarray:
+        """Mask of the pixels of `area` person p takes (and marks in owner_key): see encode."""
+        ys, xs = area
+        if self.config.nearest_owner:
+            gy, gx = np.mgrid[ys, xs]
+            key = np.hypot(gx - point[0], gy - point[1])
+        else:  # people come largest first, so a smaller or equal size takes the pixel
+            key = np.full((ys.stop - ys.start, xs.stop - xs.start), size)
+        mine = key <= owner_key[ys, xs]
+        owner_key[ys, xs] = np.where(mine, key, owner_key[ys, xs])
+        return mine
 
     def _center(self, uv_map: np.ndarray, visibility: np.ndarray) -> np.ndarray:
         """Mean of the visible joints (sec. 3.1); of the labelled ones when none is visible."""
@@ -183,7 +230,7 @@ class DRMCodec:
         z = np.repeat(z_root[:, None], J, axis=1)
         z[:, self.non_root] -= _bilinear(maps["rel_depth"], root_uv)  # eq. 2: Z_j = Z_root - dZ_j
 
-        keep = self._pose_nms(joints_map, z_root, sizes)[: cfg.max_people]
+        keep = self._pose_nms(joints_map, z_root, sizes, np.stack([xs, ys], -1))[: cfg.max_people]
         joints_map, z, joint_conf, scores = joints_map[keep], z[keep], joint_conf[keep], scores[keep]
         uv_src = letterbox.to_source(self.to_input(joints_map))
         xyz = backproject(uv_src.reshape(-1, 2), z.reshape(-1), camera).reshape(len(keep), J, 3)
@@ -208,11 +255,20 @@ class DRMCodec:
         rms = np.sqrt(spread / count)
         return np.exp(-0.5 * (rms / (0.05 * sizes[:, None])) ** 2)
 
-    def _pose_nms(self, joints_map: np.ndarray, z_root: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-        """Indices of the kept candidates (already sorted by score): NMS over 2D pose and root depth."""
+    def _pose_nms(self, joints_map: np.ndarray, z_root: np.ndarray, sizes: np.ndarray,
+                  centers: np.ndarray) -> np.ndarray:
+        """Indices of the kept candidates (already sorted by score): NMS over 2D pose and root depth, and
+        (nms_torso) over centers that fall inside a stronger candidate's torso box."""
         cfg, J = self.config, self.skeleton.num_joints
         dist = np.linalg.norm(joints_map[:, None] - joints_map[None], axis=-1)  # (N, N, J)
         close_2d = (dist < cfg.nms_distance_fraction * sizes[None, :, None]).sum(-1) >= cfg.nms_joint_fraction * J
+        if cfg.nms_torso:
+            torso = joints_map[:, self._torso]  # (N, T, 2)
+            middle = 0.5 * (torso.min(1) + torso.max(1))
+            half = 0.5 * cfg.nms_torso_scale * (torso.max(1) - torso.min(1))
+            # inside[i, k]: candidate i's center lies in candidate k's torso box
+            inside = (np.abs(centers[:, None].astype(np.float64) - middle[None]) <= half[None]).all(-1)
+            close_2d = close_2d | inside
         close_z = np.abs(z_root[:, None] - z_root[None]) < cfg.nms_depth_m
         duplicate = close_2d & close_z
         kept: list[int] = []
@@ -220,6 +276,17 @@ class DRMCodec:
             if not any(duplicate[i, k] for k in kept):
                 kept.append(i)
         return np.array(kept, dtype=np.int64)
+
+    @property
+    def _torso(self) -> list[int]:
+        """Joints whose box is the torso: neck, shoulders, hips and the root (MPI15 names)."""
+        names = ("neck", "l_shoulder", "r_shoulder", "l_hip", "r_hip", "pelvis")
+        return [self.skeleton.joint_names.index(n) for n in names if n in self.skeleton.joint_names]
+
+
+def _put(target: np.ndarray, mask: np.ndarray, value: np.ndarray | float) -> None:
+    """target[:, mask] = value (broadcast over the channel axis), in place on a view of a target map."""
+    target[...] = np.where(mask[None], value, target)
 
 
 def _bilinear(maps: np.ndarray, uv_map: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ SMOOTH_L1_BETA = 1.0 / 9.0  # DEKR's offset loss
 
 @dataclass(frozen=True)
 class LossWeights:
-    """The lambdas of eq. 12, plus O_e's (our addition, weighted like the offsets)."""
+    """The lambdas of eq. 12, plus O_e's (our addition, weighted like the offsets), and DAPL's length unit."""
 
     center: float = 1.0
     offsets: float = 0.03
@@ -22,6 +22,14 @@ class LossWeights:
     rel_depth: float = 0.03
     dapl: float = 0.003
     root_to_center: float = 0.03
+    # Eq. 11's X and Y errors are measured in this many metres (B_i stays in map px). 0.01: centimetres, the
+    # unit SMAP's data handling (which the paper follows) uses, where lambda_p * L_p pulls about as hard as
+    # the root-depth term (benchmarks/results/training_signal.md); 1.0 (metres) left DAPL ~1000x weaker.
+    dapl_unit_m: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.dapl_unit_m <= 0:
+            raise ValueError(f"LossWeights.dapl_unit_m must be positive, got {self.dapl_unit_m}")
 
 
 def _weighted_mean(loss: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -48,15 +56,16 @@ def absolute_depths(root_depth: torch.Tensor, rel_depth: torch.Tensor, depth_sca
     return z_root - rel
 
 
-def dapl_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], root_joint: int) -> torch.Tensor:
-    """Eq. 11: |ray * (Z_pred - Z_gt)| for x and y, weighted by 1/B_i at root pixels of people with 3D."""
+def dapl_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], root_joint: int,
+              unit_m: float = 1.0) -> torch.Tensor:
+    """Eq. 11: |ray * (Z_pred - Z_gt)| / unit_m for x and y, weighted by 1/B_i at root pixels of people with 3D."""
     scale = targets["depth_scale"]
     error = (absolute_depths(outputs["root_depth"], outputs["rel_depth"], scale, root_joint)
              - absolute_depths(targets["root_depth"], targets["rel_depth"], scale, root_joint))
     b, j, h, w = error.shape
     rays = targets["rays"].reshape(b, j, 2, h, w)
     per_joint = (rays * error.unsqueeze(2)).abs().sum(2)  # x and y terms of eq. 11
-    return _weighted_mean(per_joint, targets["dapl_weight"])
+    return _weighted_mean(per_joint, targets["dapl_weight"]) / unit_m
 
 
 class DRMLoss(nn.Module):
@@ -80,9 +89,9 @@ class DRMLoss(nn.Module):
             "offsets": _smooth_l1(o["offsets"], t["offsets"], t["offset_weight"]),  # eq. 6
             "root_depth": _smooth_l1(o["root_depth"], t["root_depth"], t["root_depth_weight"]),  # eq. 7
             "rel_depth": _smooth_l1(o["rel_depth"], t["rel_depth"], t["rel_depth_weight"]),  # eq. 8
-            "dapl": dapl_loss(o, t, self.root_joint),  # eq. 11
+            "dapl": dapl_loss(o, t, self.root_joint, self.weights.dapl_unit_m),  # eq. 11
             "root_to_center": _smooth_l1(o["root_to_center"], t["root_to_center"], t["root_to_center_weight"]),
         }
         weights = asdict(self.weights)
-        total = sum(weights[k] * v for k, v in parts.items())
+        total = sum(weights[k] * v for k, v in parts.items())  # dapl_unit_m is no part's weight
         return total, parts

@@ -7,9 +7,13 @@ the matching change of intrinsics K and of the 3D joints:
 - horizontal flip: u' = W-1-u, 3D' = D 3D with D = diag(-1, 1, 1), K' = F K D (so cx' = W-1-cx, skew negated,
   fx stays positive), and left/right joints swap (MPI15.flip_index());
 - scale about the image centre and translation: the 2x3 affine A, K' = A K, 3D unchanged.
-Distorted cameras are undistorted first (image remapped with the same K, 2D joints undistorted, distortion
-set to zero): the flip and rotation are not exact under tangential distortion, and undistorting keeps every
-transform available for every dataset. The output camera is therefore always pinhole.
+Distorted cameras keep their distortion, because inference feeds the network the raw, distorted image: the lens
+model acts on normalised coordinates before K, so scale and translation (K' = A K) leave it unchanged, and the
+radial terms commute with the rotation and the flip; the tangential pair, as the complex number p2 + i p1,
+turns with the rotation (times e^{i theta}) and mirrors with the flip (p2 -> -p2). `undistort=True` (the first
+models' training) removes the distortion first instead, and lens models this cannot carry exactly (thin prism
+or tilt terms) are always undistorted first.
+Joints the transform moves out of the image stay labelled, as occluded (the renderer's and MuCo's convention).
 Colour jitter touches pixels only.
 """
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 from drm_core.camera import Camera, undistort_pixels
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.types import OCCLUDED, Sample
 
 
 @dataclass
@@ -37,6 +41,7 @@ class AugmentConfig:
     contrast: float = 0.2
     saturation: float = 0.2
     pad_value: int = 128  # grey for pixels the warp brings in from outside the image
+    undistort: bool = False  # remove lens distortion first (the first models' training; inference does not)
 
 
 @dataclass
@@ -69,7 +74,7 @@ def augment(sample: Sample, rng: np.random.Generator, config: AugmentConfig | No
     """A randomly transformed copy of `sample` whose camera, 2D and 3D still agree."""
     config = config or AugmentConfig()
     params = draw_params(rng, config, sample.camera.width, sample.camera.height)
-    return apply_params(sample, params, config.pad_value)
+    return apply_params(sample, params, config.pad_value, config.undistort)
 
 
 def undistort_sample(sample: Sample) -> Sample:
@@ -83,6 +88,22 @@ def undistort_sample(sample: Sample) -> Sample:
         image = cv2.undistort(sample.image, cam.K, cam.dist)
     uv = undistort_pixels(sample.joints_2d_px.reshape(-1, 2), cam).reshape(sample.joints_2d_px.shape)
     return dataclasses.replace(sample, image=image, joints_2d_px=uv, camera=Camera(cam.K, cam.width, cam.height))
+
+
+def _transformed_distortion(cam: Camera, rotation_deg: float, flip: bool) -> np.ndarray | None:
+    """The distortion coefficients of the camera after rotating by `rotation_deg` about the optical axis and
+    then flipping (see the module docstring); None when the lens model has terms that do not carry over."""
+    dist = cam.dist.copy()
+    if cam.distortion_model == "equidistant" or len(dist) < 4:
+        return dist  # purely radial
+    if len(dist) > 8 and np.any(dist[8:] != 0):
+        return None  # thin prism / tilted sensor
+    th = np.deg2rad(rotation_deg)
+    q = complex(dist[3], dist[2]) * complex(np.cos(th), np.sin(th))  # p2 + i p1 turns with the image
+    dist[2], dist[3] = q.imag, q.real
+    if flip:
+        dist[3] = -dist[3]
+    return dist
 
 
 def _geometry(params: AugmentParams, K: np.ndarray, width: int, height: int
@@ -114,9 +135,12 @@ def _jitter(image: np.ndarray, params: AugmentParams) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
-def apply_params(sample: Sample, params: AugmentParams, pad_value: int = 128) -> Sample:
-    """Apply one drawn transform (undistorting first when the camera has distortion)."""
-    sample = undistort_sample(sample)
+def apply_params(sample: Sample, params: AugmentParams, pad_value: int = 128, undistort: bool = False) -> Sample:
+    """Apply one drawn transform, keeping the lens distortion unless `undistort` (see the module docstring)."""
+    dist = None if undistort else _transformed_distortion(sample.camera, params.rotation_deg, params.flip)
+    if dist is None:
+        sample = undistort_sample(sample)
+        dist = sample.camera.dist
     cam = sample.camera
     H, K, T = _geometry(params, cam.K, cam.width, cam.height)
     image = cv2.warpAffine(sample.image, H[:2], (cam.width, cam.height), flags=cv2.INTER_LINEAR,
@@ -128,9 +152,12 @@ def apply_params(sample: Sample, params: AugmentParams, pad_value: int = 128) ->
         perm = MPI15.flip_index()
         uv, vis = uv[:, perm], vis[:, perm]
         xyz = None if xyz is None else xyz[:, perm]
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] <= cam.width - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= cam.height - 1)
+    vis = np.where((vis > 0) & ~inside, np.minimum(vis, OCCLUDED), vis).astype(vis.dtype)
     # Unlabelled joints keep the all-zero convention of the readers.
     uv = np.where(vis[..., None] > 0, uv, 0.0)
     xyz = None if xyz is None else np.where(vis[..., None] > 0, xyz, 0.0)
-    return dataclasses.replace(sample, image=_jitter(image, params), camera=Camera(K, cam.width, cam.height),
-                               joints_2d_px=uv, joints_3d_m=xyz, visibility=vis.copy(),
+    camera = Camera(K, cam.width, cam.height, dist, cam.distortion_model)
+    return dataclasses.replace(sample, image=_jitter(image, params), camera=camera,
+                               joints_2d_px=uv, joints_3d_m=xyz, visibility=vis,
                                meta={**sample.meta, "augment": dataclasses.asdict(params)})

@@ -3,8 +3,9 @@
 People are shaded capsules (limbs, neck, hands, feet), a convex torso hull and an elliptic head, all made of
 projected 3D points so lens distortion bends them like it bends the joints. People are painted far to near
 (painter's algorithm) into the image and, with the same shapes, into an id buffer; a joint is visible (2)
-when its pixel shows its own person or nobody, occluded (1) when a nearer person covers it, unlabelled (0)
-when it falls outside the image or cannot be projected (behind the camera, beyond the lens' valid field).
+when its pixel shows its own person or nobody, occluded (1) when a nearer person covers it or it falls outside
+the image (MuCo's convention: such joints keep their exact 2D and 3D), unlabelled (0) when it cannot be
+projected (behind the camera, beyond the lens' valid field).
 """
 from __future__ import annotations
 
@@ -303,7 +304,8 @@ def render_people(image: np.ndarray, camera: Camera, people: list[Person]) -> Re
         owner = np.zeros(len(ok), dtype=np.int64)
         owner[inside] = ids[px[inside, 1], px[inside, 0]]
         mine = (owner == 0) | (owner == pi + 1)
-        vis[pi] = np.where(inside, np.where(mine, VISIBLE, OCCLUDED), UNLABELLED)
+        # Out of the image but projectable: labelled occluded with its exact 2D and 3D, as MuCo labels them.
+        vis[pi] = np.where(inside, np.where(mine, VISIBLE, OCCLUDED), np.where(ok, OCCLUDED, UNLABELLED))
     return RenderResult(vis, ids)
 
 

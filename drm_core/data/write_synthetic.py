@@ -7,7 +7,8 @@ OUT_DIR gets images/NNNNNN.jpg and annotations.json:
      "images": [{"file_name": "images/000000.jpg", "image_id", "width", "height",
                  "K": 3x3 pixels, "dist": [k1, k2, p1, p2, k3], "distortion_model": "plumb_bob",
                  "people": [{"joints_3d_m": 15x3 camera frame (x right, y down, z forward),
-                             "joints_2d_px": 15x2, "visibility": 15 (0 outside, 1 occluded, 2 visible),
+                             "joints_2d_px": 15x2, "visibility": 15 (0 not projectable,
+                                                 1 occluded or outside the image, 2 visible),
                              "height_m": body height}]}]}
 """
 from __future__ import annotations

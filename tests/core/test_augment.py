@@ -17,6 +17,8 @@ W, H = 200, 160
 K = np.array([[180.0, 0.0, 104.5], [0.0, 172.0, 77.0], [0.0, 0.0, 1.0]])  # fx != fy, off-centre
 PINHOLE = Camera(K, W, H)
 PLUMB_BOB = Camera(K, W, H, np.array([-0.12, 0.05, 0.001, -0.0015, 0.0]))
+RATIONAL = Camera(K, W, H, np.array([-0.1, 0.03, -0.002, 0.0012, 0.0, 0.01, 0.0, 0.002]), "rational_polynomial")
+FISHEYE = Camera(K, W, H, np.array([0.05, -0.01, 0.002, 0.0]), "equidistant")
 GEOMETRY_ONLY = dict(brightness=0.0, contrast=0.0, saturation=0.0)
 TRANSFORMS = {
     "scale": AugmentConfig(scale_range=(0.6, 1.5), max_translate=0, max_rotation_deg=0, flip_prob=0, **GEOMETRY_ONLY),
@@ -46,16 +48,22 @@ def _projection_error(s: Sample) -> float:
     return float(np.abs(uv - s.joints_2d_px[labelled]).max())
 
 
-@pytest.mark.parametrize("camera", [PINHOLE, PLUMB_BOB], ids=["pinhole", "plumb_bob"])
+@pytest.mark.parametrize("undistort", [False, True], ids=["keep_lens", "undistort"])
+@pytest.mark.parametrize("camera", [PINHOLE, PLUMB_BOB, RATIONAL, FISHEYE], ids=["pinhole", "plumb_bob", "rational",
+                                                                                 "equidistant"])
 @pytest.mark.parametrize("name", list(TRANSFORMS))
-def test_projection_of_new_3d_is_new_2d(name, camera):
+def test_projection_of_new_3d_is_new_2d(name, camera, undistort):
     sample = _sample(camera)
     assert _projection_error(sample) < 1e-6
     rng = np.random.default_rng(1)
     moved = 0.0
+    config = dataclasses.replace(TRANSFORMS[name], undistort=undistort)
     for _ in range(40):
-        out = augment(sample, rng, TRANSFORMS[name])
-        assert not out.camera.has_distortion  # distorted input is undistorted first
+        out = augment(sample, rng, config)
+        # Inference sees the distorted image, so training keeps the lens unless told to undistort.
+        assert out.camera.has_distortion == (camera.has_distortion and not undistort)
+        if not undistort:
+            assert out.camera.distortion_model == camera.distortion_model
         assert _projection_error(out) < 1e-3
         assert out.image.shape == sample.image.shape
         head = MPI15.index("head_top")
@@ -144,3 +152,15 @@ def test_same_seed_same_result():
     b = augment(sample, np.random.default_rng(7))
     np.testing.assert_array_equal(a.image, b.image)
     np.testing.assert_array_equal(a.joints_2d_px, b.joints_2d_px)
+
+
+def test_joints_moved_out_of_the_image_stay_labelled_as_occluded():
+    sample = _sample(PINHOLE)
+    out = apply_params(sample, AugmentParams(translate_px=(-120.0, 0.0)))  # shift left: person 0 leaves
+    outside = out.joints_2d_px[..., 0] < 0
+    labelled = sample.visibility > 0
+    assert outside[labelled].sum() >= 10
+    assert np.all(out.visibility[outside & labelled] == 1)  # occluded, not dropped
+    np.testing.assert_array_equal(out.joints_3d_m[labelled], sample.joints_3d_m[labelled])  # 3D kept exactly
+    assert np.all(out.visibility[~outside & labelled] == 2)
+    assert _projection_error(out) < 1e-6
