@@ -8,6 +8,7 @@ and so are the bones that touch them: a guessed joint drawn like a seen one woul
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,16 +52,22 @@ def _marker(header: Header, ns: str, pid: int, kind: int, colour: ColorRGBA, lif
 
 
 def pose_markers(poses: Poses3D, header: Header, skeleton: Skeleton,
-                 options: MarkerOptions = MarkerOptions()) -> MarkerArray:
-    """DELETEALL, then per person a bone LINE_LIST, a joint SPHERE_LIST and (options.text) a label."""
+                 options: MarkerOptions = MarkerOptions(), ids: Sequence[int] | None = None) -> MarkerArray:
+    """DELETEALL, then per person a bone LINE_LIST, a joint SPHERE_LIST and (options.text) a label.
+
+    With `ids` (track ids) marker ids, colours and labels follow the person across frames; without, the
+    decoding order."""
     out = MarkerArray()
     # Empty ns: RViz 2 then deletes every marker of the display; a named ns would delete only that ns.
     out.markers.append(Marker(header=header, ns="", id=0, action=Marker.DELETEALL))
     seconds = max(options.lifetime_s, 0.0)
     lifetime = Duration(sec=int(seconds), nanosec=int(round((seconds % 1.0) * 1e9)) % 10**9)
     ns = options.namespace
-    for pid in range(len(poses)):
-        xyz, conf = poses.joints_cam_m[pid], poses.joint_conf[pid]
+    if ids is not None and len(ids) != len(poses):
+        raise ValueError(f"{len(ids)} ids for {len(poses)} people")
+    for index in range(len(poses)):
+        pid = int(ids[index]) if ids is not None else index
+        xyz, conf = poses.joints_cam_m[index], poses.joint_conf[index]
         seen = conf >= options.min_confidence
         colour = colour_of(pid)
         bones = _marker(header, f"{ns}/bones", pid, Marker.LINE_LIST, colour, lifetime)
@@ -75,7 +82,7 @@ def pose_markers(poses: Poses3D, header: Header, skeleton: Skeleton,
             top = drawn[drawn[:, 1].argmin()]  # y points down in the optical frame: the highest joint
             root = xyz[skeleton.root]
             label = _marker(header, f"{ns}/labels", pid, Marker.TEXT_VIEW_FACING, colour, lifetime)
-            label.text = f"#{pid} {poses.scores[pid]:.2f} {float(np.linalg.norm(root)):.1f} m"
+            label.text = f"#{pid} {poses.scores[index]:.2f} {float(np.linalg.norm(root)):.1f} m"
             label.pose.position = _point(top - np.array([0.0, options.text_above_m, 0.0]))
             label.scale.z = options.text_height_m
             out.markers.append(label)

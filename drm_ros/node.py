@@ -29,6 +29,8 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from drm_core.camera import InvalidCameraError
+from drm_core.smoothing import OneEuroConfig
+from drm_core.tracking import Tracker
 from drm_ros.conversions import image_to_rgb
 from drm_ros.intrinsics import IntrinsicsStore, MissingIntrinsicsError
 from drm_ros.latest_frame import LatestFrame
@@ -78,6 +80,9 @@ class DRMNode(Node):
         engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider
         self._device = getattr(engine, "device", "cpu" if "CPU" in engine.description else "cuda")
         self.intrinsics = IntrinsicsStore(p.use_rectified, p.fallback)
+        # Person ids that follow people: one tracker per camera (frame_id), used by the worker thread only.
+        self._smoothing = OneEuroConfig(p.smoothing_min_cutoff_hz, p.smoothing_beta) if p.smoothing else None
+        self._trackers: dict[str, Tracker] = {}
         self.stats = FrameStats()
         self._last_logged: dict[str, float] = {}
         self._marker_options = self._markers_from(p)
@@ -165,9 +170,13 @@ class DRMNode(Node):
         camera = self.intrinsics.camera_for(header.frame_id, rgb.shape[1], rgb.shape[0],
                                             (header.stamp.sec, header.stamp.nanosec))
         poses = self.predictor.predict(rgb, camera)
-        self.pose_pub.publish(poses_to_msg(poses, header, self.predictor.skeleton))
+        tracker = self._trackers.setdefault(header.frame_id, Tracker(root=self.predictor.skeleton.root,
+                                                                     smoothing=self._smoothing))
+        tracked = tracker.update(poses, header.stamp.sec + header.stamp.nanosec * 1e-9)
+        poses, ids = tracked.poses, tracked.ids
+        self.pose_pub.publish(poses_to_msg(poses, header, self.predictor.skeleton, ids))
         if self.params.publish_markers:
-            self.marker_pub.publish(pose_markers(poses, header, self.predictor.skeleton, self._marker_options))
+            self.marker_pub.publish(pose_markers(poses, header, self.predictor.skeleton, self._marker_options, ids))
         latency = self.get_clock().now() - Time.from_msg(header.stamp, clock_type=self.get_clock().clock_type)
         self.stats.processed(latency.nanoseconds / 1e6)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ENGINES = ("auto", "torch", "onnxruntime")  # drm_core.predictor.ENGINES; repeated so this file needs no torch
 DEVICES = ("auto", "cuda", "cpu")
-IMAGE_QOS = ("sensor_data", "reliable")
+IMAGE_QOS = ("auto", "sensor_data", "reliable")
 
 
 def _p(default, description: str, dynamic: bool = False):
@@ -35,8 +35,8 @@ class NodeParams:
     poses_topic: str = _p("drm/poses", "output drm_ros/PoseArray3D topic (reliable)")
     markers_topic: str = _p("drm/markers", "output visualization_msgs/MarkerArray topic (reliable)")
     diagnostics_topic: str = _p("/diagnostics", "diagnostic_msgs/DiagnosticArray at 1 Hz")
-    image_qos: str = _p("sensor_data", "image and CameraInfo subscriptions: sensor_data (best effort, works "
-                                       "with any publisher) or reliable")
+    image_qos: str = _p("auto", "image subscription: auto (best effort; reliable while every publisher is, so large "
+                                "images arrive from any publisher), sensor_data (best effort) or reliable")
     image_qos_depth: int = _p(1, "subscription queue depth; 1 keeps latency lowest")
     compressed: bool = _p(False, "subscribe to sensor_msgs/CompressedImage on <image_topic>/compressed")
     use_rectified: bool = _p(False, "images are rectified (image_rect): use CameraInfo.p, no distortion")
@@ -50,6 +50,10 @@ class NodeParams:
     marker_text: bool = _p(True, "draw a label per person (id, score, distance)", True)
     marker_line_width: float = _p(0.03, "bone line width in metres, > 0", True)
     marker_joint_size: float = _p(0.06, "joint sphere diameter in metres, > 0", True)
+    smoothing: bool = _p(False, "One-Euro smoothing of each tracked person's joints (drm_core.smoothing); adds lag: "
+                                "1/(2 pi smoothing_min_cutoff_hz) at rest, 159 ms at 1 Hz")
+    smoothing_min_cutoff_hz: float = _p(1.0, "One-Euro cutoff at rest in Hz, > 0 (lower: smoother, more lag)")
+    smoothing_beta: float = _p(1.0, "One-Euro cutoff increase per m/s of joint speed, >= 0")
 
     @classmethod
     def from_values(cls, values: dict) -> "NodeParams":
@@ -111,6 +115,10 @@ def validate(name: str, value) -> str | None:
         return f"{name}={value} must be finite"
     if name in ("marker_line_width", "marker_joint_size") and not (math.isfinite(value) and value > 0):
         return f"{name}={value} must be a positive size in metres"
+    if name == "smoothing_min_cutoff_hz" and not (math.isfinite(value) and value > 0):
+        return f"{name}={value} must be a positive frequency in Hz"
+    if name == "smoothing_beta" and not (math.isfinite(value) and value >= 0):
+        return f"{name}={value} must be finite and >= 0"
     return None
 
 
