@@ -1,17 +1,23 @@
 """Assigning predicted people to ground-truth people, by each benchmark's own rule.
 
 Both functions return, for every ground-truth person g, the index of its prediction or -1 (unmatched).
-Pixels are in the evaluated image; joints in MPI15 order (drm_core.skeleton).
+Pixels are in the evaluated image; joints in MPI15 order (drm_core.skeleton) unless `joints` says otherwise.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from drm_core.skeleton import MPI15
+from drm_core.skeleton import MPI15, Skeleton
 
-# MuPoTS matches on its joints 2..14 (1-based, MATLAB) = thorax..l_ankle: every joint but head top and the
-# pelvis/spine/head. In MPI15 that is all 15 joints minus head_top and pelvis (13 joints; thorax = neck).
-MUPOTS_MATCH_JOINTS = np.array([j for j, n in enumerate(MPI15.joint_names) if n not in ("head_top", "pelvis")])
+
+def mupots_match_joints(skeleton: Skeleton) -> np.ndarray:
+    """The joints MuPoTS matches on, as indices into `skeleton`: its joints 2..14 (1-based, MATLAB) =
+    thorax..l_ankle, every joint but head top, pelvis, spine and head (13 joints; MPI15's thorax is "neck")."""
+    return np.array([j for j, n in enumerate(skeleton.joint_names)
+                     if n not in ("head_top", "pelvis", "spine", "head")], dtype=np.int64)
+
+
+MUPOTS_MATCH_JOINTS = mupots_match_joints(MPI15)
 MUPOTS_MATCH_THRESHOLD_PX = 40.0
 PANOPTIC_MATCH_THRESHOLD_PX = 30.0
 

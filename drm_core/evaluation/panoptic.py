@@ -18,6 +18,7 @@ import numpy as np
 
 from drm_core.evaluation.matching import match_panoptic
 from drm_core.evaluation.mupots import ROOT, FrameRecord
+from drm_core.skeleton import MPI15
 
 ACTIVITIES = ("haggling", "mafia", "ultimatum", "pizza")
 
@@ -65,6 +66,8 @@ def evaluate_panoptic(records: list[FrameRecord]) -> PanopticResult:
     annotated = defaultdict(int)
     depth_gt, depth_pred = [], []
     for rec in records:
+        if rec.skeleton.name != MPI15.name:  # ROOT and the joint mask below are MPI15's
+            raise ValueError(f"Panoptic metrics take MPI15 records; frame {rec.image_id!r} is {rec.skeleton.name}")
         act = activity_of(rec.sequence)
         valid = rec.gt_valid & rec.gt_joint_mask[:, ROOT]  # SMAP skips people whose pelvis is unlabelled
         annotated[act] += int(valid.sum())

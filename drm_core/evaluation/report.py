@@ -48,12 +48,25 @@ def _json_safe(obj):
     return obj
 
 
+def _provenance(result: MuPoTSResult) -> list[str]:
+    """Report lines on where the ground truth 3D came from and how predictions reached the joint set."""
+    lines = []
+    if result.gt_source:
+        caveat = ("" if result.gt_source == "univ_annot3" or result.joint_set != "mupots17" else
+                  " (not univ_annot3, which the official evaluation scores on: not comparable to published figures)")
+        lines.append(f"- Ground-truth 3D: {result.gt_source}{caveat}.")
+    if result.pred_source:
+        lines.append(f"- Predictions: {result.pred_source}")
+    return lines
+
+
 def mupots_markdown(result: MuPoTSResult, title: str, method: str = "Ours") -> str:
     """Table 1 of the paper with our row under the paper's rows, then the details behind our row."""
     m, a = result.matched, result.all_people
     ours = (m.pck_rel, m.pck_abs, m.pck_root, m.auc_rel, a.pck_rel, a.pck_abs)
     lines = [f"# {title}", "", "MuPoTS-3D style metrics (%; 3DPCK at 150 mm, AUC over 0..150 mm, per sequence "
              "then averaged over sequences), laid out like Table 1 of the DRM paper.", "",
+             f"**Scoring: {result.scoring_description}.**", "",
              _row(["Method", "Matched PCK_rel", "Matched PCK_abs", "Matched PCK_root", "Matched AUC_rel",
                    "All PCK_rel", "All PCK_abs"]),
              _row(["---"] * 7)]
@@ -61,7 +74,8 @@ def mupots_markdown(result: MuPoTSResult, title: str, method: str = "Ours") -> s
     lines.append(_row([f"**{method}**"] + [f"**{_fmt(v)}**" for v in ours]))
     lines += ["", f"- Ground-truth people: {result.num_annotated}, matched: {result.num_matched} "
               f"(recall {100 * result.recall:.1f} %).",
-              f"- Bone lengths of matched predictions rescaled to the ground truth: {result.rescale_bones}.",
+              f"- Scoring `{result.scoring}` on {result.joint_set} records: {result.scoring_description}.",
+              *_provenance(result),
               f"- Matched people: MPJPE rel {_fmt(result.mpjpe_rel_mm)} mm, abs {_fmt(result.mpjpe_abs_mm)} mm, "
               f"root error {_fmt(result.root_error_mm)} mm; AUC_abs {_fmt(m.auc_abs)}.",
               "- The paper's rows are on the full MuPoTS-3D test set (20 sequences, height-normalised ground "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from drm_core.checkpoint import save_checkpoint
@@ -18,10 +19,19 @@ def test_eval_cli_writes_the_report(tmp_path, capsys):
     assert main(["--model", str(model), "--device", "cpu", "--count", "2", "--out", str(tmp_path / "r")]) == 0
     metrics = json.loads((tmp_path / "r" / "mupots_metrics.json").read_text())
     assert metrics["num_annotated"] > 0 and 0.0 <= metrics["all_people"]["pck_rel"] <= 100.0
-    assert (tmp_path / "r" / "mupots_report.md").read_text().count("DRM") >= 1
+    assert metrics["scoring"] == "metric" and metrics["joint_set"] == "mpi15"  # synthetic ground truth is metric
+    report = (tmp_path / "r" / "mupots_report.md").read_text()
+    assert report.count("DRM") >= 1 and "Scoring: no bone rescaling" in report
     assert (tmp_path / "r" / "mupots_pck_curve.png").stat().st_size > 1000
 
 
 def test_eval_cli_fails_clearly_on_a_missing_model(tmp_path, capsys):
     assert main(["--model", str(tmp_path / "missing.pt"), "--count", "1"]) == 1
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_eval_cli_refuses_official_scoring_without_mupots_joints(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "synthetic-val", "--scoring", "official", "--count", "1"])
+    assert exit_info.value.code != 0
+    assert "17-joint" in capsys.readouterr().err

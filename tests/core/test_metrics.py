@@ -9,9 +9,10 @@ import pytest
 from drm_core.camera import Camera, project
 from drm_core.evaluation import FrameRecord, evaluate, evaluate_mupots, evaluate_panoptic, write_report
 from drm_core.evaluation.matching import match_mupots, match_panoptic
-from drm_core.evaluation.mupots import EVAL_JOINTS, rescale_to_gt_bones
+from drm_core.evaluation.mupots import EVAL_JOINTS, mpi15_to_mupots17, rescale_to_gt_bones, scored_joints
 from drm_core.evaluation.panoptic import activity_of
-from drm_core.skeleton import MPI15
+from drm_core.evaluation.report import mupots_markdown
+from drm_core.skeleton import MPI15, MUPOTS17
 from drm_core.types import Poses3D, Sample
 
 from tests.core.scenes import TEMPLATE_M
@@ -171,6 +172,89 @@ def test_bone_rescaling_flag_changes_the_score_of_a_scaled_pose():
     assert evaluate_mupots([_record(gt, uv, scaled)], rescale_bones=False).matched.pck_rel < 100.0
 
 
+def _m17(**named: tuple[float, float, float]) -> np.ndarray:
+    """(1, 17, 3) MuPoTS joints: the named ones as given, the rest 1 m below the pelvis in a row (unused)."""
+    out = np.array([[0.1 * j, 1.0, 0.0] for j in range(MUPOTS17.num_joints)])
+    for name, xyz in named.items():
+        out[MUPOTS17.index(name)] = xyz
+    return out[None]
+
+
+def test_official_bone_rescaling_walks_pelvis_spine_thorax_and_hangs_head_top_from_the_thorax():
+    # Ground truth bone lengths: pelvis-spine 0.5, spine-thorax 0.4, thorax-head_top 0.3, thorax-head 0.25,
+    # thorax-r_shoulder 0.2, r_shoulder-r_elbow 0.25.
+    gt = _m17(pelvis=(0, 0, 0), spine=(0, 0.3, 0.4), thorax=(0, 0.3, 0), head_top=(0, 0.6, 0),
+              head=(0, 0.45, 0.2), r_shoulder=(-0.2, 0.3, 0), r_elbow=(-0.2, 0.05, 0))
+    # Predicted directions: spine +y, thorax +z, head_top (0.6, 0.8, 0), head -z, r_shoulder -x, r_elbow -y;
+    # predicted lengths deliberately wrong (1, 2, 5, 3, 4, 7).
+    p = np.array([1.0, 0.0, 5.0])
+    spine, thorax = p + [0, 1, 0], p + [0, 1, 2]
+    pred = _m17(pelvis=p, spine=spine, thorax=thorax, head_top=thorax + [3, 4, 0], head=thorax + [0, 0, -3],
+                r_shoulder=thorax + [-4, 0, 0], r_elbow=thorax + [-4, -7, 0])
+    out = rescale_to_gt_bones(pred, gt, MUPOTS17)[0]
+    expected = {"pelvis": (1, 0, 5),               # kept
+                "spine": (1, 0.5, 5),              # pelvis + 0.5 * (0, 1, 0)
+                "thorax": (1, 0.5, 5.4),           # spine' + 0.4 * (0, 0, 1)
+                "head_top": (1.18, 0.74, 5.4),     # thorax' + 0.3 * (0.6, 0.8, 0): from the thorax, not the head
+                "head": (1, 0.5, 5.15),            # thorax' + 0.25 * (0, 0, -1)
+                "r_shoulder": (0.8, 0.5, 5.4),     # thorax' + 0.2 * (-1, 0, 0)
+                "r_elbow": (0.8, 0.25, 5.4)}       # r_shoulder' + 0.25 * (0, -1, 0)
+    for name, xyz in expected.items():
+        np.testing.assert_allclose(out[MUPOTS17.index(name)], xyz, atol=1e-12, err_msg=name)
+    # SMAP's 15-joint tree on the same records: thorax straight from the pelvis, |gt thorax - gt pelvis| = 0.3
+    # along the predicted pelvis -> thorax direction (0, 1, 2) / sqrt(5).
+    smap = rescale_to_gt_bones(pred, gt, MUPOTS17, tree="mpi15")[0]
+    np.testing.assert_allclose(smap[MUPOTS17.index("thorax")], p + 0.3 * np.array([0, 1, 2]) / np.sqrt(5), atol=1e-12)
+
+
+def _mupots17_person(spine_offset_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A template person (pelvis -> thorax 0.5 m straight up, -y) in 17 joints, its spine moved off that line
+    by `spine_offset_m` along z; (1, 17, 3) metres at 4 m and (1, 17, 2) pixels."""
+    gt = mpi15_to_mupots17(TEMPLATE_M + [0.0, 0.0, 4.0])[None]
+    gt[0, MUPOTS17.index("spine"), 2] += spine_offset_m
+    return gt, project(gt.reshape(-1, 3), CAMERA).reshape(1, -1, 2)
+
+
+def test_official_scoring_of_a_15_joint_prediction_against_an_off_line_spine():
+    gt, uv = _mupots17_person(spine_offset_m=0.3)
+    mpi15 = TEMPLATE_M[None] + [0.0, 0.0, 4.0]  # the exact MPI15 joints of that person
+    pred = mpi15_to_mupots17(mpi15)
+    np.testing.assert_allclose(pred[0, MUPOTS17.index("spine")], [0.0, -0.25, 4.0])  # pelvis-thorax midpoint
+    np.testing.assert_allclose(pred[0, MUPOTS17.index("head")], [0.0, -0.64, 4.01])  # thorax-head top midpoint
+    record = FrameRecord("TS1", pred, mpi15_to_mupots17(project(mpi15.reshape(-1, 3), CAMERA).reshape(1, -1, 2)),
+                         gt, uv, skeleton=MUPOTS17)
+    # Official: both predicted spine bones point up (-y); the ground truth's are sqrt(0.25^2 + 0.3^2) = 0.3905 m
+    # each, so the thorax lands 0.781 m above the pelvis instead of 0.5: 281 mm off, and so are head top,
+    # shoulders, elbows and wrists (they hang from the thorax with exact directions and lengths). Hips, knees
+    # and ankles are exact: 6 of 14 scored joints pass.
+    shift_mm = 1000 * (2 * np.hypot(0.25, 0.3) - 0.5)
+    official = evaluate_mupots([record])
+    assert official.scoring == "official" and official.joint_set == "mupots17"
+    assert official.matched.pck_rel == pytest.approx(100 * 6 / 14)
+    assert official.mpjpe_rel_mm == pytest.approx(8 * shift_mm / 14)
+    assert official.matched.pck_root == pytest.approx(100.0)
+    # SMAP's variant: thorax straight from the pelvis at the ground truth's 0.5 m: exact everywhere.
+    assert evaluate_mupots([record], scoring="smap15").matched.pck_rel == pytest.approx(100.0)
+    # Any spine on the pelvis-thorax segment scores the same as the midpoint.
+    other = pred.copy()
+    other[0, MUPOTS17.index("spine")] = [0.0, -0.1, 4.0]
+    np.testing.assert_allclose(rescale_to_gt_bones(other, gt, MUPOTS17), rescale_to_gt_bones(pred, gt, MUPOTS17))
+
+
+def test_scoring_names_and_joint_sets_are_checked():
+    gt, uv = _people([0.0])
+    with pytest.raises(ValueError, match="spine"):  # official needs the ground truth's spine
+        evaluate_mupots([_record(gt, uv, gt)], scoring="official")
+    with pytest.raises(ValueError, match="unknown MuPoTS scoring"):
+        evaluate_mupots([_record(gt, uv, gt)], scoring="smap")
+    assert evaluate_mupots([_record(gt, uv, gt)]).scoring == "smap15"  # MPI15 records: the only tree they allow
+    assert evaluate_mupots([_record(gt, uv, gt)], rescale_bones=False).scoring == "metric"
+    gt17, uv17 = _mupots17_person(0.0)
+    with pytest.raises(ValueError, match="mix joint sets"):
+        evaluate_mupots([_record(gt, uv, gt), FrameRecord("TS1", gt17, uv17, gt17, uv17, skeleton=MUPOTS17)])
+    np.testing.assert_array_equal(scored_joints(MUPOTS17), np.arange(14))  # pelvis, spine, head not scored
+
+
 def test_panoptic_matching_is_greedy_on_pelvis_distance():
     gt = np.array([[0.0, 0.0], [20.0, 0.0]])
     pred = np.array([[15.0, 0.0], [40.0, 0.0]])
@@ -215,6 +299,14 @@ def test_report_writes_json_markdown_and_plots_with_the_paper_rows(tmp_path):
                           ("3DMPPE", "82.5 | 31.8 | 31.0 | 40.9 | 81.8 | 31.5")):
         assert any(name in line and numbers in line for line in md.splitlines()), name
     assert "**Ours**" in md and "**100.0**" in md
+    assert "Scoring: SMAP's 15-joint variant" in md and data["scoring"] == "smap15"  # MPI15 records
+    gt17, uv17 = _mupots17_person(0.0)
+    official = evaluate_mupots([FrameRecord("TS1", gt17, uv17, gt17, uv17, skeleton=MUPOTS17,
+                                            gt_source="univ_annot3", pred_source="predicted in 17 joints.")])
+    md17 = mupots_markdown(official, "unit test")
+    assert "Scoring: official MuPoTS-3D (bone lengths rescaled to the ground truth's along the dataset's " \
+           "17-joint tree" in md17
+    assert "Ground-truth 3D: univ_annot3." in md17 and "Predictions: predicted in 17 joints." in md17
     for p in paths:
         if p.suffix == ".png":
             assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000

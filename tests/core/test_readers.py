@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -17,6 +18,7 @@ from drm_core.camera import Camera, project
 from drm_core.data.augment import augment
 from drm_core.data.errors import DatasetError
 from drm_core.data.registry import open_dataset
+from drm_core.evaluation import evaluate
 from drm_core.skeleton import COCO17, MPI15, MUCO21
 from drm_core.types import OCCLUDED, VISIBLE
 from tests.core.scenes import person_at
@@ -49,8 +51,14 @@ def _write_image(path: Path, seed: int, size: tuple[int, int] = (W, H)) -> np.nd
     return rgb
 
 
-def _coco_style_3d(tmp_path: Path, mupots: bool) -> tuple[Path, Path, dict]:
-    """A 3DMPPE-style json (MuCo or MuPoTS) with 2 images: 2 people and 1 person."""
+def _univ(person_m: np.ndarray) -> np.ndarray:
+    """A stand-in for univ_annot3: the person scaled by 0.9 about its pelvis (MuPoTS index 14)."""
+    return person_m[14] + 0.9 * (person_m - person_m[14])
+
+
+def _coco_style_3d(tmp_path: Path, mupots: bool, univ: bool = False) -> tuple[Path, Path, dict]:
+    """A 3DMPPE-style json (MuCo or MuPoTS) with 2 images: 2 people and 1 person. MuPoTS: each image's first
+    person is valid, the others not; `univ` adds univ_annot3 (mm) to every annotation."""
     root = tmp_path / "images"
     joints = 17 if mupots else 21
     truth = {"images": {}, "people": {}}
@@ -74,6 +82,8 @@ def _coco_style_3d(tmp_path: Path, mupots: bool) -> tuple[Path, Path, dict]:
                    "bbox": [*uv.min(0).tolist(), *(uv.max(0) - uv.min(0)).tolist()]}
             if mupots:
                 ann["is_valid"] = int(p == 0)
+            if univ:
+                ann["univ_annot3"] = (_univ(person) * 1000).tolist()
             annotations.append(ann)
     path = tmp_path / ("MuPoTS-3D.json" if mupots else "MuCo-3DHP.json")
     path.write_text(json.dumps({"images": images, "annotations": annotations}))
@@ -112,10 +122,51 @@ def test_mupots_reader_keeps_evaluation_meta(tmp_path):
     ds = open_dataset({"name": "mupots", "annotations": str(path), "image_root": str(root)})
     sample = ds[0]
     assert sample.meta["sequence"] == "TS3" and sample.meta["frame"] == 7
-    np.testing.assert_array_equal(sample.meta["is_valid"], [True, False])
+    np.testing.assert_array_equal(sample.meta["gt_valid"], [True, False])
+    assert sample.meta["gt_3d_source"] == "keypoints_cam"
     np.testing.assert_allclose(sample.meta["joints_3d_mm_17"], truth["people"][7] * 1000, atol=1e-6)
+    np.testing.assert_allclose(sample.meta["joints_2d_px_17"], project(truth["people"][7].reshape(-1, 3),
+                                                                      CAMERA).reshape(2, 17, 2), atol=1e-6)
     _check_mpi15_from_muco(sample, truth["people"][7])
     assert ds[1].meta["frame"] == 9 and ds[1].num_people == 1
+
+
+def test_mupots_reader_hands_over_univ_annot3_for_scoring(tmp_path):
+    path, root, truth = _coco_style_3d(tmp_path, mupots=True, univ=True)
+    sample = open_dataset({"name": "mupots", "annotations": str(path), "image_root": str(root)})[0]
+    assert sample.meta["gt_3d_source"] == "univ_annot3"
+    np.testing.assert_allclose(sample.meta["joints_3d_mm_17"],
+                               np.stack([_univ(p) for p in truth["people"][7]]) * 1000, atol=1e-6)
+    _check_mpi15_from_muco(sample, truth["people"][7])  # the Sample's own 3D stays keypoints_cam
+
+
+def test_mupots_univ_annot3_of_a_wrong_shape_is_named(tmp_path):
+    path, root, _ = _coco_style_3d(tmp_path, mupots=True, univ=True)
+    data = json.loads(path.read_text())
+    data["annotations"][1]["univ_annot3"] = data["annotations"][1]["univ_annot3"][:15]
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match="univ_annot3"):
+        open_dataset({"name": "mupots", "annotations": str(path), "image_root": str(root)})
+
+
+@pytest.mark.parametrize("univ", [False, True])
+def test_invalid_mupots_person_is_neither_counted_nor_scored_from_reader_to_evaluation(tmp_path, univ):
+    path, root, truth = _coco_style_3d(tmp_path, mupots=True, univ=univ)
+    ds = open_dataset({"name": "mupots", "annotations": str(path), "image_root": str(root)})
+
+    def predict(sample):  # the first (valid) person of each image exactly, in 17 joints; the others missed
+        person = truth["people"][int(sample.image_id)][:1]
+        return SimpleNamespace(joints_cam_m=person, joints_uv_px=project(person.reshape(-1, 3), CAMERA)
+                               .reshape(1, 17, 2))
+
+    result = evaluate(predict, ds, progress=False)
+    # 3 annotated people, 1 invalid (image 7's second): 2 count, both matched, nobody missed.
+    assert result.num_annotated == 2 and result.num_matched == 2
+    assert result.all_people.pck_rel == pytest.approx(100.0) and result.all_people.pck_abs == pytest.approx(100.0)
+    # Official scoring on 17 joints; with univ_annot3 the exact metric pose is exact after bone rescaling.
+    assert result.scoring == "official" and result.joint_set == "mupots17"
+    assert result.gt_source == ("univ_annot3" if univ else "keypoints_cam")
+    assert result.mpjpe_abs_mm == pytest.approx(0.0, abs=1e-6)
 
 
 def test_panoptic_reader_smap_format(tmp_path):
