@@ -12,11 +12,17 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from drm_core.camera import Letterbox
+from drm_core.gpu_preprocess import letterbox_on_device
 from drm_core.model import DRM
 
 
 class Engine(Protocol):
-    """Maps a (1, 3, H, W) float32 RGB batch in [0, 1] to the DRM output maps (numpy, batch axis kept)."""
+    """Maps a (1, 3, H, W) float32 RGB batch in [0, 1] to the DRM output maps (numpy, batch axis kept).
+
+    An engine that letterboxes on its own device (torch on a GPU) also has `preprocess_on_device = True` and
+    `run_image(image_rgb, letterbox)`, which the Predictor then calls with the uint8 image instead.
+    """
 
     description: str
 
@@ -42,20 +48,40 @@ def resolve_device(requested: str) -> DeviceChoice:
     return DeviceChoice("cpu", (f"device {requested!r}: no CUDA GPU is available, running on the CPU",))
 
 
-class TorchEngine:
-    """A DRM module in eval mode; fp16 autocast on CUDA."""
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}  # autocast dtypes
 
-    def __init__(self, model: DRM, device: str = "cpu"):
+
+class TorchEngine:
+    """A DRM module in eval mode. precision: fp32, fp16 or bf16 (autocast); auto is fp16 on CUDA, else fp32.
+
+    preprocess_on_device (default: on a GPU) letterboxes the uint8 image on the device (drm_core.gpu_preprocess);
+    on the CPU OpenCV's warp in the Predictor is as fast.
+    """
+
+    def __init__(self, model: DRM, device: str = "cpu", precision: str = "auto",
+                 preprocess_on_device: bool | None = None):
+        if precision == "auto":
+            precision = "fp32" if device == "cpu" else "fp16"
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be auto or one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model.to(device).eval()
         self.device = device
-        self.description = f"torch on {device}" + (" (fp16)" if device == "cuda" else "")
+        self.precision = precision
+        self.preprocess_on_device = device != "cpu" if preprocess_on_device is None else preprocess_on_device
+        self.description = f"torch on {device}" + ("" if precision == "fp32" else f" ({precision})")
 
     @torch.inference_mode()
-    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        x = torch.from_numpy(batch).to(self.device)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.device == "cuda"):
+    def __call__(self, batch: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        x = torch.as_tensor(batch).to(self.device)
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast(torch.device(self.device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = self.model(x)
         return {k: v.float().cpu().numpy() for k, v in out.items()}
+
+    @torch.inference_mode()
+    def run_image(self, image_rgb: np.ndarray, letterbox: Letterbox) -> dict[str, np.ndarray]:
+        """The maps of an HxWx3 uint8 image, letterboxed on this engine's device."""
+        return self(letterbox_on_device(image_rgb, letterbox, self.device))
 
 
 class OnnxEngine:

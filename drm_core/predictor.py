@@ -55,8 +55,8 @@ class Predictor:
                    if v is not None}
         self.codec = DRMCodec(dataclasses.replace(self.codec.config, **changes), self.codec.skeleton)
 
-    def preprocess(self, image_rgb: np.ndarray, camera: Camera) -> tuple[np.ndarray, Letterbox]:
-        """The (1, 3, H, W) float32 network input in [0, 1] and the letterbox that made it."""
+    def letterbox_for(self, image_rgb: np.ndarray, camera: Camera) -> Letterbox:
+        """The letterbox from this image to the network input; InvalidImageError when the image cannot be used."""
         if not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 \
                 or image_rgb.shape[2] != 3:
             got = f"{type(image_rgb).__name__} {getattr(image_rgb, 'dtype', '')} {getattr(image_rgb, 'shape', '')}"
@@ -67,13 +67,21 @@ class Predictor:
         if (width, height) != (camera.width, camera.height):
             raise InvalidImageError(f"image is {width}x{height} but its camera intrinsics are for "
                                     f"{camera.width}x{camera.height}")
-        letterbox = Letterbox.fit(width, height, *self.input_size)
+        return Letterbox.fit(width, height, *self.input_size)
+
+    def preprocess(self, image_rgb: np.ndarray, camera: Camera) -> tuple[np.ndarray, Letterbox]:
+        """The (1, 3, H, W) float32 network input in [0, 1] and the letterbox that made it."""
+        letterbox = self.letterbox_for(image_rgb, camera)
         batch = letterbox.warp(image_rgb).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
         return np.ascontiguousarray(batch), letterbox
 
     def predict(self, image_rgb: np.ndarray, camera: Camera) -> Poses3D:
-        batch, letterbox = self.preprocess(image_rgb, camera)
-        maps = self.engine(batch)
+        if getattr(self.engine, "preprocess_on_device", False):  # torch on a GPU: one upload of the uint8 image
+            letterbox = self.letterbox_for(image_rgb, camera)
+            maps = self.engine.run_image(image_rgb, letterbox)
+        else:
+            batch, letterbox = self.preprocess(image_rgb, camera)
+            maps = self.engine(batch)
         return self.codec.decode({k: v[0] for k, v in maps.items()}, camera, letterbox)
 
 
