@@ -2,14 +2,19 @@
 cases small enough to compute by hand."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from drm_core.camera import Camera, project
+from drm_core.evaluation import real_cli, real_report
 from drm_core.evaluation.real_images import (LIMB_JOINTS, distance_bin, evaluate_real, gt_areas_px2,
                                              limb_joints, match_by_oks, oks, score_frame, summarise)
+from drm_core.evaluation.real_report import SheetFrame
 from drm_core.skeleton import COCO17, MPI15
 from drm_core.types import Poses3D, Sample
 from tests.core.scenes import TEMPLATE_M
@@ -161,3 +166,62 @@ def test_evaluate_real_scores_every_frame_and_groups_by_source():
     assert (result.recall, result.fp_per_image, result.mpjpe_mm_median) == (1.0, 0.0, pytest.approx(0.0))
     assert set(result.by_source) == {"cam1", "film"}
     assert result.by_source["film"].people_3d == 0 and result.by_source["cam1"].matched_3d == 1
+
+
+def _coco_folder(folder: Path) -> Path:
+    """A two-frame COCO-format data set: a person in each frame, one frame with two."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    for i, people in enumerate([[(150, 100)], [(100, 80), (450, 120)]]):
+        cv2.imwrite(str(folder / f"f{i}.png"), rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+        images.append({"id": i, "file_name": f"f{i}.png", "width": W, "height": H})
+        for x0, y0 in people:
+            kps = np.zeros((17, 3))
+            for j, name in enumerate(COCO17.joint_names):
+                kps[j] = [x0 + 10 * (j % 3), y0 + 15 * (j // 3), 2]
+            annotations.append({"id": len(annotations), "image_id": i, "keypoints": kps.ravel().tolist(),
+                                "num_keypoints": 17, "iscrowd": 0})
+    ann = folder / "real_val.json"
+    ann.write_text(json.dumps({"images": images, "annotations": annotations}))
+    return ann
+
+
+def test_cli_writes_json_markdown_and_contact_sheet(tmp_path, capsys):
+    ann = _coco_folder(tmp_path / "data")
+    out = tmp_path / "out"
+    rc = real_cli.main(["--data", str(ann.parent), "--reader", "coco", "--engine", "torch", "--device", "cpu",
+                        "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    report = json.loads((out / "real_eval.json").read_text())
+    assert report["result"]["frames"] == 2 and report["result"]["gt_people"] == 3
+    assert len(report["frames"]) == 2
+    assert report["result"]["people_3d"] == 0 and report["result"]["mpjpe_mm_median"] is None  # no 3D: no MPJPE
+    md = (out / "real_eval.md").read_text()
+    assert "recall at OKS >= 0.5" in md and "contact_sheet.png" in md
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[1] == 2 * (320 + 4)  # two frames side by side
+
+
+def test_cli_refuses_bad_data_with_a_message(tmp_path, capsys):
+    assert real_cli.main(["--data", str(tmp_path / "nowhere"), "--reader", "coco"]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert real_cli.main(["--data", str(tmp_path / "empty"), "--reader", "coco"]) == 1
+    assert "expected one annotation json" in capsys.readouterr().err
+    bad = tmp_path / "bad_val.json"
+    bad.write_text("{\"images\": []")
+    assert real_cli.main(["--data", str(bad), "--reader", "coco"]) == 1
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_contact_sheet_draws_truth_green_and_predictions_red():
+    image = np.zeros((H, W, 3), np.uint8)
+    gt = _person_uv(100, 100)[None]
+    pred = _person_uv(400, 100)[None]
+    frame = SheetFrame(image, gt, np.full((1, 15), 2), pred, np.array([True]), "test")
+    tile = real_report._tile(frame, W)  # full size: pixels of the tile are pixels of the image
+    u, v = gt[0, MPI15.index("l_knee")].astype(int)
+    assert tuple(tile[v, u]) == real_report.GT_RGB
+    u, v = pred[0, MPI15.index("l_knee")].astype(int)
+    assert tuple(tile[v, u]) == real_report.PRED_RGB
