@@ -5,14 +5,15 @@ labeller agrees on (no head top in COCO, no neck in most teachers):
 - recall at OKS >= 0.5: a ground-truth person counts as found when a prediction matches it. OKS is COCO's
   (pycocotools cocoeval.computeOks): mean over the person's labelled limb joints of exp(-d^2 / (2 s^2 k^2)),
   with k = 2 sigma_j (COCO's per-joint sigmas) and s^2 the person's area. The area is the area (w x h, pixels^2)
-  of the person's ground-truth box: the reader's box when it gives one (sample.meta["boxes_xywh"], COCO "bbox"),
-  else the tight box around the person's labelled 2D joints (all joints, not only the limbs). COCO uses the
+  of the person's ground-truth box: the reader's box when it gives one (sample.meta["boxes_xywh"], COCO "bbox",
+  of non-zero size), else the tight box around the person's labelled 2D joints (all joints, not only the limbs). COCO uses the
   segmentation area, usually about half of the box, so these OKS are more lenient than COCO's for the same
   pixel error.
 - false positives per image: predictions matched to no ground-truth person. Matching is COCO's: predictions in
   order of score, each takes the still unmatched ground-truth person with the highest OKS, if that OKS >= 0.5.
 - hip-centred MPJPE (mm) of the matched people with 3D ground truth: both skeletons centred on their own
-  mid-hip (mean of left and right hip), mean 3D distance over the ground truth's labelled limb joints.
+  mid-hip (mean of left and right hip), mean 3D distance over the ground truth's labelled limb joints (a joint
+  whose 3D label is exactly (0, 0, 0), the readers' mark for "no 3D", is left out; both hips need 3D).
 - absolute mid-hip error (m) of the same people: distance between predicted and true mid-hip in the camera
   frame, reported by bins of the true mid-hip's distance from the camera centre, with the median per bin.
 
@@ -54,18 +55,19 @@ def limb_joints(joints: np.ndarray, joint_names: tuple[str, ...]) -> np.ndarray:
 
 def gt_areas_px2(sample: Sample) -> np.ndarray:
     """(G,) area of each ground-truth person's box in pixels^2 (see the module docstring)."""
-    boxes = sample.meta.get("boxes_xywh")
-    if boxes is not None:
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        if len(boxes) != sample.num_people:
-            raise ValueError(f"sample {sample.image_id!r}: {len(boxes)} boxes for {sample.num_people} people")
-        return boxes[:, 2] * boxes[:, 3]
     areas = np.zeros(sample.num_people)
     for g, (uv, vis) in enumerate(zip(sample.joints_2d_px, sample.visibility)):
         pts = uv[vis > 0]
         if len(pts):
             w, h = pts.max(axis=0) - pts.min(axis=0)
             areas[g] = w * h
+    boxes = sample.meta.get("boxes_xywh")
+    if boxes is not None:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) != sample.num_people:
+            raise ValueError(f"sample {sample.image_id!r}: {len(boxes)} boxes for {sample.num_people} people")
+        given = boxes[:, 2] * boxes[:, 3]
+        areas = np.where(given > 0, given, areas)  # an empty box (a reader's default) falls back to the joints
     return areas
 
 
@@ -138,10 +140,12 @@ def score_frame(sample: Sample, prediction: Any) -> FrameScore:
     sim = oks(gt_uv[scorable], gt_vis[scorable], gt_areas_px2(sample)[scorable], pred_uv)
     matched = match_by_oks(sim, scores)
     gt_xyz = None if sample.joints_3d_m is None else limb_joints(sample.joints_3d_m, MPI15.joint_names)
+    # A labelled joint whose 3D is exactly the camera centre has no 3D label (a triangulation that failed).
+    gt_vis_3d = None if gt_xyz is None else gt_vis & np.any(gt_xyz != 0, axis=-1)
     people = []
     for k, g in enumerate(scorable):
         p = int(matched[k])
-        has_3d = gt_xyz is not None and bool(gt_vis[g, list(_HIPS)].all())
+        has_3d = gt_vis_3d is not None and bool(gt_vis_3d[g, list(_HIPS)].all())
         person = PersonScore(int(g), p, float(sim[k, p]) if p >= 0 else float("nan"), has_3d)
         if has_3d:
             gt_root = _mid_hip(gt_xyz[g])
@@ -149,7 +153,7 @@ def score_frame(sample: Sample, prediction: Any) -> FrameScore:
             if p >= 0:
                 pred_root = _mid_hip(pred_xyz[p])
                 err = np.linalg.norm((pred_xyz[p] - pred_root) - (gt_xyz[g] - gt_root), axis=-1)
-                person.mpjpe_mm = float(1000.0 * err[gt_vis[g]].mean())
+                person.mpjpe_mm = float(1000.0 * err[gt_vis_3d[g]].mean())
                 person.root_error_m = float(np.linalg.norm(pred_root - gt_root))
         people.append(person)
     source = str(sample.meta.get("source", sample.dataset))

@@ -62,6 +62,7 @@ def test_area_is_the_box_else_the_labelled_joints_box():
     uv = _person_uv(100, 100)[None]  # joints span 20 x 40 px
     assert gt_areas_px2(_sample(uv, None)) == pytest.approx([800.0])
     assert gt_areas_px2(_sample(uv, None, boxes_xywh=[[0, 0, 30, 50]])) == pytest.approx([1500.0])
+    assert gt_areas_px2(_sample(uv, None, boxes_xywh=[[0, 0, 0, 0]])) == pytest.approx([800.0])  # empty box
 
 
 def test_greedy_matching_by_score_counts_duplicates_and_strays_as_false_positives():
@@ -113,6 +114,20 @@ def test_hip_centred_mpjpe_and_mid_hip_error_by_hand():
     assert result.root_error_by_distance["3-7 m"]["people"] == 1
     assert result.root_error_by_distance["<3 m"]["people"] == 0
     assert math.isnan(result.root_error_by_distance["<3 m"]["median_m"])
+
+
+def test_joints_without_a_3d_label_are_left_out_of_mpjpe():
+    # The left wrist's 3D is (0, 0, 0), the "not triangulated" mark: only the other 11 joints count, and the
+    # prediction, exact on those, scores 0 mm however far its wrist is.
+    gt_xyz = _person_3d(np.array([0.0, 0.0, 4.0]))[None]
+    gt_uv = project(gt_xyz[0], CAMERA)[None]
+    pred_xyz = gt_xyz.copy()
+    pred_xyz[0, MPI15.index("l_wrist")] += 1.0
+    gt_xyz[0, MPI15.index("l_wrist")] = 0.0
+    person = score_frame(_sample(gt_uv, gt_xyz), _poses(gt_uv.copy(), pred_xyz)).people[0]
+    assert person.has_3d and person.mpjpe_mm == pytest.approx(0.0, abs=1e-9)
+    gt_xyz[0, MPI15.index("r_hip")] = 0.0  # a hip without 3D: no centre, so no 3D score at all
+    assert not score_frame(_sample(gt_uv, gt_xyz), _poses(gt_uv.copy(), pred_xyz)).people[0].has_3d
 
 
 def test_a_missed_person_with_3d_has_no_3d_error_but_counts_against_recall():
