@@ -34,7 +34,9 @@ mupots_smap.m, isarandi/metrabs' Python port eval_mupots.py). Its rules, and whe
 - 3DPCK: errors strictly below 150 mm over the 14 joints head_top, thorax, shoulders, elbows, wrists, hips,
   knees, ankles (mpii_get_pck_auc_joint_groups; pelvis, spine and head are not scored). AUC: the mean 3DPCK
   over the 31 thresholds 0, 5, ..., 150 mm (mpii_compute_3d_pck.m), also strict.
-- Averages: every figure pools one sequence's people and joints, then figures are averaged over sequences.
+- Averages: every figure pools one sequence's people and joints (the MATLAB code's per-sequence table), then
+  figures are averaged over sequences (the MATLAB code stops at the table; the mean over sequences is what
+  the Python ports report).
 - "Matched people" (EVALUATION_MODE 1) skips unmatched ground truth; "all people" (mode 0) counts it with
   every joint failed.
 - PCK_root is not in the official code: it is DRM's and SMAP's column, the pelvis alone, absolute, 150 mm.

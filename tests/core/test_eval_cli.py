@@ -35,3 +35,20 @@ def test_eval_cli_refuses_official_scoring_without_mupots_joints(capsys):
         main(["--dataset", "synthetic-val", "--scoring", "official", "--count", "1"])
     assert exit_info.value.code != 0
     assert "17-joint" in capsys.readouterr().err
+
+
+def test_eval_cli_scores_mupots_officially_and_says_so(tmp_path):
+    from tests.core.test_readers import _coco_style_3d  # the MuPoTS json fixture in the file's own format
+
+    path, root, _ = _coco_style_3d(tmp_path, mupots=True, univ=True)
+    torch.manual_seed(0)
+    model = save_checkpoint(tmp_path / "m.pt", build_model(ModelConfig.small()),
+                            CodecConfig(input_width=128, input_height=96))
+    assert main(["--model", str(model), "--device", "cpu", "--dataset", "mupots", "--annotations", str(path),
+                 "--image-root", str(root), "--out", str(tmp_path / "r")]) == 0
+    metrics = json.loads((tmp_path / "r" / "mupots_metrics.json").read_text())
+    assert metrics["scoring"] == "official" and metrics["joint_set"] == "mupots17"
+    assert metrics["num_annotated"] == 2  # 3 people in the file, 1 marked invalid
+    assert metrics["gt_source"] == "univ_annot3" and "spine = midpoint of pelvis and thorax" in metrics["pred_source"]
+    report = (tmp_path / "r" / "mupots_report.md").read_text()
+    assert "Scoring: official MuPoTS-3D" in report and "Ground-truth 3D: univ_annot3." in report
