@@ -15,7 +15,11 @@ DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
 
 
 class InvalidCameraError(ValueError):
-    """Intrinsics that cannot be used: zero, singular, non-finite or of an unknown distortion model."""
+    """Intrinsics that cannot be used: zero, singular, non-finite, not a pinhole matrix (last row other than
+    (0, 0, 1)) or of an unknown distortion model."""
+
+
+PINHOLE_TOLERANCE = 1e-9  # on the last row of K; CameraInfo's float64 carries it exactly
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,11 @@ class Camera:
             raise InvalidCameraError(f"K must be a finite 3x3 matrix, got {K.tolist()}")
         if K[0, 0] <= 0 or K[1, 1] <= 0 or abs(np.linalg.det(K)) < 1e-12:
             raise InvalidCameraError(f"K is zero or singular (fx={K[0, 0]}, fy={K[1, 1]})")
+        # Refused, not normalised: a K[2][2] of 2 (seen from a driver) would otherwise halve root depth and shift
+        # every projection; a wrong matrix is a calibration fault the user must see.
+        if np.abs(K[2] - (0.0, 0.0, 1.0)).max() > PINHOLE_TOLERANCE:
+            raise InvalidCameraError(f"K is not a pinhole camera matrix: its last row is {K[2].tolist()}, "
+                                     "not [0, 0, 1]")
         if not np.all(np.isfinite(dist)):
             raise InvalidCameraError(f"distortion coefficients are not finite: {dist.tolist()}")
         if self.distortion_model not in DISTORTION_MODELS:

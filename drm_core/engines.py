@@ -1,20 +1,25 @@
 """Inference engines: one network input batch in, the raw DRM maps out, by PyTorch or by onnxruntime.
 
 An engine knows nothing of cameras or poses; the Predictor does the pre- and post-processing around it,
-so both engines give the same poses for the same maps.
+so both engines give the same poses for the same maps. torch is imported only by the torch engine and to ask
+about a GPU where a CUDA driver is installed: onnxruntime on a CPU machine runs without it (~500 MB less).
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from drm_core.camera import Letterbox
-from drm_core.gpu_preprocess import letterbox_on_device
-from drm_core.model import DRM
+from drm_core.onnx_format import OUTPUT_NAMES
+
+if TYPE_CHECKING:
+    import torch
+
+    from drm_core.model import DRM
 
 
 class Engine(Protocol):
@@ -43,12 +48,23 @@ def resolve_device(requested: str) -> DeviceChoice:
         raise ValueError(f"device must be auto, cpu or cuda, got {requested!r}")
     if requested == "cpu":
         return DeviceChoice("cpu")
-    if torch.cuda.is_available():
+    if cuda_available():
         return DeviceChoice("cuda")
     return DeviceChoice("cpu", (f"device {requested!r}: no CUDA GPU is available, running on the CPU",))
 
 
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}  # autocast dtypes
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), without loading torch where no CUDA driver library is installed."""
+    try:
+        ctypes.CDLL("libcuda.so.1")  # the driver's library: without it no GPU can be used
+    except OSError:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+PRECISIONS = {"fp32": None, "fp16": "float16", "bf16": "bfloat16"}  # autocast dtypes (torch attribute names)
 
 
 class TorchEngine:
@@ -58,7 +74,7 @@ class TorchEngine:
     on the CPU OpenCV's warp in the Predictor is as fast.
     """
 
-    def __init__(self, model: DRM, device: str = "cpu", precision: str = "auto",
+    def __init__(self, model: "DRM", device: str = "cpu", precision: str = "auto",
                  preprocess_on_device: bool | None = None):
         if precision == "auto":
             precision = "fp32" if device == "cpu" else "fp16"
@@ -70,22 +86,29 @@ class TorchEngine:
         self.preprocess_on_device = device != "cpu" if preprocess_on_device is None else preprocess_on_device
         self.description = f"torch on {device}" + ("" if precision == "fp32" else f" ({precision})")
 
-    @torch.inference_mode()
-    def __call__(self, batch: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+    def __call__(self, batch: "np.ndarray | torch.Tensor") -> dict[str, np.ndarray]:
+        import torch  # loaded already with the model
+
         x = torch.as_tensor(batch).to(self.device)
-        dtype = PRECISIONS[self.precision]
-        with torch.autocast(torch.device(self.device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        dtype = getattr(torch, PRECISIONS[self.precision] or "float32")
+        with torch.inference_mode(), torch.autocast(torch.device(self.device).type, dtype=dtype,
+                                                    enabled=PRECISIONS[self.precision] is not None):
             out = self.model(x)
         return {k: v.float().cpu().numpy() for k, v in out.items()}
 
-    @torch.inference_mode()
     def run_image(self, image_rgb: np.ndarray, letterbox: Letterbox) -> dict[str, np.ndarray]:
         """The maps of an HxWx3 uint8 image, letterboxed on this engine's device."""
-        return self(letterbox_on_device(image_rgb, letterbox, self.device))
+        import torch
+
+        from drm_core.gpu_preprocess import letterbox_on_device
+
+        with torch.inference_mode():
+            return self(letterbox_on_device(image_rgb, letterbox, self.device))
 
 
 class OnnxEngine:
-    """An exported DRM (drm_core.export) in onnxruntime: CUDA or TensorRT providers when present, else CPU."""
+    """An exported DRM (drm_core.export) in onnxruntime: CUDA or TensorRT providers when present, else CPU.
+    `metadata`: the file's metadata (drm_core.onnx_format), as onnxruntime read it with the model."""
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         import onnxruntime as ort  # imported here: torch-only users need not load it
@@ -96,7 +119,8 @@ class OnnxEngine:
         self.session = ort.InferenceSession(str(path), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        missing = set(DRM.OUTPUT_NAMES) - set(self.output_names)
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = set(OUTPUT_NAMES) - set(self.output_names)
         if missing:
             raise ValueError(f"{path}: ONNX outputs {self.output_names} lack {sorted(missing)}")
         used = self.session.get_providers()[0].replace("ExecutionProvider", "")

@@ -4,7 +4,8 @@ The dynamo exporter takes ~25 s on a 2-core CPU; a node that restarts with the s
 reuses the file. The key is the checkpoint's content (not its name or time), the input size and the opset,
 so a retrained checkpoint at the same path is exported again. Files are written to a temporary name and
 renamed into place, so a killed export never leaves a half file under a good name; a file that still fails to
-load is exported again.
+load is exported again (the caller asks with refresh=True). A found export is used without torch: the
+checkpoint's own input size is noted beside its exports (<stem>-<digest>.size) so it need not be loaded.
 
 Where: $DRM_CACHE_DIR, else $XDG_CACHE_HOME/drm_ros, else ~/.cache/drm_ros; a temporary directory when that
 cannot be written.
@@ -18,8 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from drm_core.codec import CodecConfig
-from drm_core.export import OPSET
+from drm_core.onnx_format import OPSET
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +41,57 @@ def cache_dir() -> Path:
     return fallback
 
 
-def cached_onnx_path(checkpoint: Path, input_size: tuple[int, int]) -> Path:
-    """Where the export of `checkpoint` at `input_size` (w, h) lives in the cache."""
+def _key(checkpoint: Path) -> str:
     digest = hashlib.sha256()
     with open(checkpoint, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    size = f"{input_size[0]}x{input_size[1]}"
-    return cache_dir() / f"{checkpoint.stem}-{digest.hexdigest()[:16]}-{size}-opset{OPSET}.onnx"
+    return f"{checkpoint.stem}-{digest.hexdigest()[:16]}"
 
 
-def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = None) -> tuple[Path, CodecConfig]:
-    """The ONNX export of `checkpoint` at `input_size` (w, h; None: its own), from the cache or exported now,
-    and the codec config stored in it.
+def cached_onnx_path(checkpoint: Path, input_size: tuple[int, int], key: str | None = None) -> Path:
+    """Where the export of `checkpoint` at `input_size` (w, h) lives in the cache."""
+    return cache_dir() / f"{key or _key(checkpoint)}-{input_size[0]}x{input_size[1]}-opset{OPSET}.onnx"
+
+
+def _own_size(checkpoint: Path, key: str) -> tuple[int, int]:
+    """The checkpoint's trained input size (w, h): from the note beside its exports, else from the checkpoint
+    itself (loads torch), then noted."""
+    note = cache_dir() / f"{key}.size"
+    try:
+        width, height = (int(v) for v in note.read_text().split("x"))
+        return width, height
+    except (OSError, ValueError):
+        pass
+    from drm_core.checkpoint import configs_from_checkpoint, load_checkpoint
+
+    codec_config = configs_from_checkpoint(load_checkpoint(checkpoint), checkpoint)[1]
+    size = (codec_config.input_width, codec_config.input_height)
+    note.write_text(f"{size[0]}x{size[1]}")
+    return size
+
+
+def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = None,
+                        refresh: bool = False) -> Path:
+    """The ONNX export of `checkpoint` at `input_size` (w, h; None: its own), from the cache or exported now
+    (refresh: exported again, for a cached file that failed to load). Only an export loads torch.
 
     Raises CheckpointError when the checkpoint is missing or corrupt.
     """
-    from drm_core.checkpoint import CheckpointError, configs_from_checkpoint, load_checkpoint, load_model
-    from drm_core.export import export_onnx, read_metadata
-
     if not checkpoint.is_file():
+        from drm_core.checkpoint import CheckpointError
+
         raise CheckpointError(f"checkpoint {checkpoint}: no such file")
-    if input_size is None:  # named by its real size: the same weights at the same size share one export
-        codec_config = configs_from_checkpoint(load_checkpoint(checkpoint), checkpoint)[1]
-        input_size = (codec_config.input_width, codec_config.input_height)
-    final = cached_onnx_path(checkpoint, input_size)
-    if final.is_file():
-        try:
-            codec_config, _ = read_metadata(final)  # parses the whole file: a damaged one fails here
-            log.info("%s: using its cached ONNX export %s", checkpoint, final)
-            return final, codec_config
-        except Exception as err:  # noqa: BLE001 - any damage means: export again
-            log.warning("cached export %s is unreadable (%s); exporting again", final, err)
+    key = _key(checkpoint)
+    # Named by its real size: the same weights at the same size share one export.
+    input_size = input_size or _own_size(checkpoint, key)
+    final = cached_onnx_path(checkpoint, input_size, key)
+    if final.is_file() and not refresh:
+        log.info("%s: using its cached ONNX export %s", checkpoint, final)
+        return final
+    from drm_core.checkpoint import load_model
+    from drm_core.export import export_onnx
+
     model, codec_config = load_model(checkpoint, "cpu")
     codec_config = dataclasses.replace(codec_config, input_width=input_size[0], input_height=input_size[1])
     log.info("exporting %s to ONNX once (cached as %s)", checkpoint, final)
@@ -83,4 +102,4 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
         os.replace(name, final)  # atomic: two processes exporting at once both end with a whole file
     finally:
         Path(name).unlink(missing_ok=True)
-    return final, codec_config
+    return final

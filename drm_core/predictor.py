@@ -14,6 +14,7 @@ import numpy as np
 from drm_core.camera import Camera, Letterbox
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.engines import Engine, OnnxEngine, TorchEngine, resolve_device
+from drm_core.onnx_format import codec_config_of
 from drm_core.skeleton import MPI15, Skeleton
 from drm_core.types import Poses3D
 
@@ -103,10 +104,9 @@ def load_predictor(model_path: str | Path | None = None, engine: str = "auto", d
     engine: auto (see resolve_engine), torch or onnxruntime. input_size (w, h) overrides the trained size
     (any multiple of 32). An ONNX file has a fixed size, so a checkpoint run with onnxruntime is exported at
     the requested size once and kept in the cache of drm_core.onnx_cache.
+    onnxruntime with an exported or cached model does not load torch.
     Raises CheckpointError (missing or corrupt model), ValueError (bad option).
     """
-    from drm_core.checkpoint import CheckpointError, load_model  # torch model code, loaded only when needed
-    from drm_core.export import read_metadata
     from drm_core.onnx_cache import onnx_for_checkpoint
 
     choice = resolve_device(device)
@@ -118,16 +118,25 @@ def load_predictor(model_path: str | Path | None = None, engine: str = "auto", d
         if engine != "onnxruntime":
             raise ValueError(f"{path} is an ONNX file: use engine 'onnxruntime' or 'auto'")
         if not path.is_file():
+            from drm_core.checkpoint import CheckpointError
+
             raise CheckpointError(f"model {path}: no such file")
-        codec_config, _ = read_metadata(path)
+        runner: Engine = OnnxEngine(path, choice.device)
+        codec_config = codec_config_of(runner.metadata, path)
         if input_size and input_size != (codec_config.input_width, codec_config.input_height):
             raise ValueError(f"{path} was exported for {codec_config.input_width}x{codec_config.input_height}, "
                              f"not {input_size[0]}x{input_size[1]}: export it again at that size")
-        runner: Engine = OnnxEngine(path, choice.device)
     elif engine == "onnxruntime":
-        onnx_path, codec_config = onnx_for_checkpoint(path, input_size)
-        runner = OnnxEngine(onnx_path, choice.device)
+        onnx_path = onnx_for_checkpoint(path, input_size)
+        try:
+            runner = OnnxEngine(onnx_path, choice.device)
+        except Exception as err:  # noqa: BLE001 - a damaged cached file (disk full, killed copy): export again
+            log.warning("cached export %s does not load (%s); exporting again", onnx_path, err)
+            runner = OnnxEngine(onnx_for_checkpoint(path, input_size, refresh=True), choice.device)
+        codec_config = codec_config_of(runner.metadata, onnx_path)
     else:
+        from drm_core.checkpoint import load_model  # torch model code, loaded only when needed
+
         model, codec_config = load_model(path, choice.device)
         if input_size:
             codec_config = dataclasses.replace(codec_config, input_width=input_size[0], input_height=input_size[1])

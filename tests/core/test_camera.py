@@ -47,6 +47,15 @@ def test_unusable_intrinsics_are_refused(bad_K):
         Camera(bad_K, 640, 480)
 
 
+@pytest.mark.parametrize("last_row", [(0, 0, 2.0), (0, 0, 0.5), (1e-3, 0, 1), (0, -2.0, 1), (0, 0, 1 + 1e-6)])
+def test_a_K_whose_last_row_is_not_0_0_1_is_refused(last_row):
+    K = np.array([[600.0, 0, 320], [0, 600.0, 240], last_row])
+    with pytest.raises(InvalidCameraError, match="not a pinhole camera matrix: its last row"):
+        Camera(K, 640, 480)
+    K[2] = (0, 0, 1)
+    assert Camera(K, 640, 480).fx == 600.0  # the same matrix with the right last row is good
+
+
 def test_unknown_distortion_model_is_refused():
     with pytest.raises(InvalidCameraError, match="unknown distortion model"):
         Camera(K, 640, 480, dist=np.zeros(5), distortion_model="kannala")

@@ -55,7 +55,9 @@ def test_roi_and_binning_follow_the_published_image():
 
 @pytest.mark.parametrize("change, words", [
     (dict(k=np.zeros((3, 3))), "zero or singular"), (dict(k=np.diag([500.0, 0.0, 1.0])), "zero or singular"),
-    (dict(k=K * [[1], [1], [0]]), "zero or singular"), (dict(k=np.where(K == 500.0, np.nan, K)), "finite"),
+    (dict(k=K * [[1], [1], [0]]), "zero or singular"),
+    (dict(k=K * [[1], [1], [2]]), "last row is [0.0, 0.0, 2.0], not [0, 0, 1]"),
+    (dict(k=np.where(K == 500.0, np.nan, K)), "finite"),
     (dict(d=[np.nan, 0, 0, 0, 0]), "not finite"), (dict(model="kannala"), "unknown distortion model"),
     (dict(d=[0.1, 0.2, 0.3]), "3 distortion coefficients"), (dict(width=0), "size must be positive")])
 def test_unusable_camera_info_is_refused_naming_the_frame(change, words):
