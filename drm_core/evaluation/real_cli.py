@@ -30,7 +30,7 @@ def annotation_file(data: Path, split: str) -> Path:
         return data
     if not data.is_dir():
         raise DatasetError(f"--data {data}: no such file or folder")
-    found = sorted(p for p in data.rglob("*.json") if split in p.stem)
+    found = sorted(p for p in data.glob("*.json") if split in p.stem)
     if len(found) != 1:
         listed = ", ".join(str(p) for p in found) or "none"
         raise DatasetError(f"--data {data}: expected one annotation json with {split!r} in its name, found {listed}; "
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/real_eval"))
     args = parser.parse_args(argv)
     try:
-        annotations = annotation_file(args.data, args.split)
-        image_root = args.image_root or annotations.parent
+        annotations = annotation_file(args.data.expanduser(), args.split)
+        image_root = args.image_root.expanduser() if args.image_root else annotations.parent
         dataset = open_dataset(DatasetSpec(args.reader, str(annotations), str(image_root)))
         if len(dataset) == 0:
             raise DatasetError(f"{annotations}: no frames to evaluate")
