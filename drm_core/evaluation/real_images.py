@@ -156,7 +156,7 @@ def score_frame(sample: Sample, prediction: Any) -> FrameScore:
                 person.mpjpe_mm = float(1000.0 * err[gt_vis_3d[g]].mean())
                 person.root_error_m = float(np.linalg.norm(pred_root - gt_root))
         people.append(person)
-    source = str(sample.meta.get("source", sample.dataset))
+    source = str(sample.meta.get("clip", sample.meta.get("source", sample.dataset)))
     return FrameScore(sample.image_id, source, len(scores), people, int(len(scores) - (matched >= 0).sum()))
 
 
@@ -172,7 +172,8 @@ def distance_bin(distance_m: float, edges: tuple[float, ...] = DISTANCE_EDGES_M)
 
 @dataclass
 class RealImageResult:
-    """Totals over a set of frames; `by_source` holds the same totals per source video or camera."""
+    """Totals over a set of frames; `by_source` holds the same totals per source video or camera (the reader's
+    sample.meta "clip", else its "source", else the dataset name)."""
 
     frames: int
     gt_people: int
