@@ -1,7 +1,9 @@
 """Training on synthetic scenes: the loss goes down, resume continues exactly, configs load and fail clearly."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import yaml
 from drm_core.checkpoint import load_checkpoint
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.data.registry import DatasetSpec
+from drm_core.losses import LossWeights
 from drm_core.model import ModelConfig
 from drm_core.train.config import TrainConfig, load_config
 from drm_core.train.encoded import EncodedDataset
@@ -118,3 +121,37 @@ def test_bad_config_names_the_file_and_the_key(tmp_path):
     path.write_text("name: x\ndatasets_3d: [{name: synthetic}]\nbatch_sise: 4\n")
     with pytest.raises(ValueError, match=r"bad.yaml.*batch_sise"):
         load_config(path)
+
+
+def _script(name: str):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ablation_rows_switch_the_fixes_by_config(tmp_path):
+    ablation = _script("ablation")
+    args = argparse.Namespace(input=(256, 160), steps=10, batch=8, workers=0, seed=0, out=tmp_path)
+    configs = {r.name: ablation.train_config(r, args) for r in ablation.rows(pdqm_full=False)}
+    today, fixed = configs["today's code"], configs["+ radii"]
+    assert (today.codec.reference_focal_px, today.codec.radius_fraction, today.codec.nearest_owner,
+            today.loss.dapl_unit_m) == (1000.0, 0.0, False, 1.0)  # the code before issue 10
+    assert (fixed.codec.reference_focal_px, fixed.loss.dapl_unit_m) == (CodecConfig().reference_focal_px,
+                                                                        LossWeights().dapl_unit_m)
+    assert len({c.seed for c in configs.values()}) == 1 and len({c.batch_size for c in configs.values()}) == 1
+
+
+def test_ablation_tiny_run_trains_scores_and_writes_its_table(tmp_path):
+    ablation = _script("ablation")
+    assert ablation.main(["--tiny", "--input", "128", "96", "--only", "+ radii", "+ NMS", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "ablation.json").read_text())
+    assert list(report["rows"]) == ["+ radii", "+ NMS"]
+    radii, nms = report["rows"]["+ radii"], report["rows"]["+ NMS"]
+    assert nms["checkpoint"] == radii["checkpoint"] and nms["train_seconds"] == 0.0  # decoding-only row
+    assert load_checkpoint(radii["checkpoint"])["step"] == 2
+    for row in (radii, nms):
+        assert all(np.isfinite(v) for v in row["scores"].values())
+    assert "| + NMS |" in (tmp_path / "ablation.md").read_text()
