@@ -1,4 +1,4 @@
-"""Open a dataset by name from a config entry: synthetic | muco | mupots | panoptic | coco."""
+"""Open a dataset by name from a config entry: synthetic | muco | mupots | panoptic | coco | real."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 
 from drm_core.data.errors import DatasetError
 
-KNOWN_DATASETS = ("synthetic", "muco", "mupots", "panoptic", "coco")
+KNOWN_DATASETS = ("synthetic", "muco", "mupots", "panoptic", "coco", "real")
 
 
 @dataclass
@@ -70,4 +70,7 @@ def open_dataset(spec: DatasetSpec | Mapping[str, Any]) -> Dataset:
     if name == "coco":
         from drm_core.data.coco import CocoDataset
         return _build(name, CocoDataset, *_paths(spec), **spec.options)
+    if name == "real":  # pseudo-labelled real footage (drm_core.data.real_build)
+        from drm_core.data.real_footage import RealFootageDataset
+        return _build(name, RealFootageDataset, *_paths(spec), **spec.options)
     raise DatasetError(f"unknown dataset {spec.name!r}; known datasets: {', '.join(KNOWN_DATASETS)}")
