@@ -13,7 +13,7 @@ is offline), Adam lr 1e-3 with the trainer's warm-up and linear decay over --ste
 the synthetic stream of experiments/synthetic_cpu_stage4.yaml (1-12 people), the data fixes of issue 10 items
 5-6 in every row. Scored with drm_core.evaluation (metric scoring, matched people) on --eval-count frames of
 the held-out set (SyntheticConfig.validation) plus duplicates per frame (scripts/duplicates.py's rule).
-Writes OUT/ablation.json and OUT/ablation.md, and OUT/<row>/last.pt.
+Writes OUT/<row>/last.pt, and REPORT/ablation.json and REPORT/ablation.md (after every row).
 """
 from __future__ import annotations
 
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdqm-full", action="store_true", help="add a row with the full PDQM feature gradient")
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--tiny", action="store_true", help="2 steps of 2 images, 2 frames, 0 workers (a test)")
-    parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("--out", type=Path, default=Path("runs/ablation"), help="checkpoints, one folder per row")
+    parser.add_argument("--report", type=Path, help="folder for ablation.json/.md (default: --out)")
     args = parser.parse_args(argv)
     if args.tiny:
         args.steps, args.batch, args.eval_count, args.workers = 2, 2, 2, 0
@@ -190,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                                     "train_seconds": seconds, "steps_per_second": args.steps / seconds if seconds else None,
                                     "scores": scores}
         print(row.name, json.dumps(report["rows"][row.name]), flush=True)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "ablation.json").write_text(json.dumps(report, indent=1))  # after every row: partial results
-        (args.out / "ablation.md").write_text(markdown(report))
+        report_dir = args.report or args.out
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "ablation.json").write_text(json.dumps(report, indent=1))  # after every row: partial results
+        (report_dir / "ablation.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 

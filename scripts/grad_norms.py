@@ -81,12 +81,13 @@ def fit_metrics(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tenso
 
 
 def run_variant(codec_over: dict, loss_over: dict, feature_scale: float, steps: int, batch: int, seed: int,
-                threads: int) -> dict:
+                threads: int, device: str = "cpu") -> dict:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     codec = DRMCodec(dataclasses.replace(CodecConfig(input_width=256, input_height=160), **codec_over))
     images, targets = training_batch(codec, batch, seed)
-    model = build_model(ModelConfig.small()).train()
+    images, targets = images.to(device), {k: v.to(device) for k, v in targets.items()}
+    model = build_model(ModelConfig.small()).to(device).train()
     criterion = DRMLoss(LossWeights(**loss_over))
     heads.FEATURE_GRADIENT_SCALE, saved = feature_scale, heads.FEATURE_GRADIENT_SCALE  # this run only
     try:
@@ -101,18 +102,19 @@ def run_variant(codec_over: dict, loss_over: dict, feature_scale: float, steps: 
         seconds = time.perf_counter() - start
         after = term_gradients(model, criterion, images, targets)
         with torch.no_grad():
-            metrics = fit_metrics(model(images), targets)
+            metrics = fit_metrics({k: v.cpu() for k, v in model(images).items()},
+                                  {k: v.cpu() for k, v in targets.items()})
     finally:
         heads.FEATURE_GRADIENT_SCALE = saved
     return {"codec": codec_over, "loss": loss_over, "feature_gradient_scale": feature_scale,
             "grad_init": before, "grad_trained": after, "overfit": metrics, "seconds_per_step": seconds / max(1, steps)}
 
 
-def markdown(results: dict, steps: int, batch: int) -> str:
+def markdown(results: dict, steps: int, batch: int, device: str) -> str:
     lines = [f"# Training signal: per-term gradients at the backbone and a one-batch overfit\n",
-             f"`python scripts/grad_norms.py --steps {steps}`: small model, one batch of {batch} images of "
+             f"`python scripts/grad_norms.py --steps {steps} [--device cuda]`: small model, one batch of {batch} images of "
              "experiments/synthetic_cpu.yaml's stream at 256x160, the same initialisation for every row, "
-             f"Adam lr 1e-3 for {steps} steps on that batch (CPU).\n",
+             f"Adam lr 1e-3 for {steps} steps on that batch ({device}).\n",
              "Gradient norm |d(lambda_k L_k)/dX| at the backbone output X, as a ratio to the center term's, "
              "at initialisation / after the overfit steps:\n",
              "| variant | " + " | ".join(TERMS) + " |", "|---" * (len(TERMS) + 1) + "|"]
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--variants", type=int, nargs="*", help="indices into the variant list (default: all)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/training_signal"))
     args = parser.parse_args(argv)
@@ -155,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [VARIANTS[i] for i in (args.variants if args.variants else range(len(VARIANTS)))]
     results = {}
     for name, codec_over, loss_over, scale in chosen:
-        results[name] = run_variant(codec_over, loss_over, scale, args.steps, args.batch, args.seed, args.threads)
+        results[name] = run_variant(codec_over, loss_over, scale, args.steps, args.batch, args.seed, args.threads,
+                                    args.device)
         print(name, json.dumps(results[name]["overfit"]), flush=True)
-    text = markdown(results, args.steps, args.batch)
+    where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    text = markdown(results, args.steps, args.batch, where)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"steps": args.steps, "batch": args.batch,
