@@ -26,6 +26,7 @@ from drm_core.camera import Camera
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.types import Sample
 from drm_ros.conversions import WRITABLE_ENCODINGS, rgb_to_compressed, rgb_to_image
+from drm_ros.graceful_stop import GracefulStop, StopRequested
 
 FRAME_ID = "camera_optical_frame"
 
@@ -94,8 +95,18 @@ class SyntheticCamera:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Publish until --count frames are out or SIGINT/SIGTERM (exit 0 either way, at any moment)."""
+    stop = GracefulStop().install()
+    try:
+        return _run(argv, stop)
+    except StopRequested:  # while rendering or starting
+        return 0
+
+
+def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     import rclpy
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
 
     parser = argparse.ArgumentParser(description="Publish a synthetic camera stream (Image + CameraInfo).")
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
@@ -124,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     camera = SyntheticCamera(config, cache=args.scenes)
     scenes = [camera.frame(i) for i in range(args.scenes)]  # render first: publishing then keeps its rate
 
-    rclpy.init(args=[sys.argv[0], *ros_args])
+    rclpy.init(args=[sys.argv[0], *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("synthetic_camera")
     reliability = QoSReliabilityPolicy.RELIABLE if args.qos == "reliable" else QoSReliabilityPolicy.BEST_EFFORT
     qos = QoSProfile(depth=5, reliability=reliability)
@@ -132,17 +143,21 @@ def main(argv: list[str] | None = None) -> int:
         else (Image, args.image_topic)
     image_pub = node.create_publisher(image_type, image_topic, qos)
     info_pub = node.create_publisher(CameraInfo, args.camera_info_topic, qos)
-    deadline = time.monotonic() + args.wait_subscriber
-    while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    truth = open(args.ground_truth, "w", encoding="utf-8") if args.ground_truth else None
-    node.get_logger().info(f"publishing {config.width}x{config.height} {args.compressed or args.encoding} on "
-                           f"'{image_pub.topic_name}' and '{info_pub.topic_name}' at {args.rate} Hz ({args.qos})")
-    start = time.monotonic()
-    i = 0
+    truth = None
     try:
-        while rclpy.ok() and (args.count <= 0 or i < args.count):
-            time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
+        stop.running()
+        deadline = time.monotonic() + args.wait_subscriber
+        while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline and not stop.requested:
+            time.sleep(0.05)
+        truth = open(args.ground_truth, "w", encoding="utf-8") if args.ground_truth else None
+        node.get_logger().info(f"publishing {config.width}x{config.height} {args.compressed or args.encoding} on "
+                               f"'{image_pub.topic_name}' and '{info_pub.topic_name}' at {args.rate} Hz ({args.qos})")
+        start = time.monotonic()
+        i = 0
+        while not stop.requested and (args.count <= 0 or i < args.count):
+            stop.sleep(start + i / args.rate - time.monotonic())
+            if stop.requested:
+                break
             image, info, sample = scenes[i % len(scenes)]
             stamp = node.get_clock().now().to_msg()
             image.header.stamp = info.header.stamp = stamp
@@ -152,12 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                 truth.write(json.dumps(ground_truth_record(sample, image.header)) + "\n")
                 truth.flush()
             i += 1
-    except KeyboardInterrupt:
+    except StopRequested:
         pass
-    except Exception:  # SIGTERM/SIGINT shut the context down between the check and a publish
-        if rclpy.ok():
-            raise
     finally:
+        stop.cleaning_up()
         if truth:
             truth.close()
         node.destroy_node()

@@ -6,7 +6,8 @@ Starts the synthetic camera (drm_ros.camera_sim) and the node (drm_ros.node) as 
 DDS, listens to the node's poses and diagnostics, prints a summary every second (poses/s, people, latency
 from image stamp to arrival, frames the node dropped), and at the end writes what the robot saw in the last
 frame to OUT: overlay.png (skeletons over the image) and people_3d.png (the people in the camera frame), plus
-summary.json. Exits 1 if no poses arrived.
+summary.json. Exits 1 if no poses arrived; Ctrl-C or SIGTERM at any moment stops it and its children cleanly
+(exit 0; the summary and pictures of what arrived so far are still written).
 """
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from drm_ros.conversions import image_to_rgb
+from drm_ros.graceful_stop import GracefulStop, StopRequested
 from drm_ros.markers import colour_of
 from drm_ros.msg import PoseArray3D
 
@@ -105,6 +108,14 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop = GracefulStop().install()
+    try:
+        return _run(argv, stop)
+    except StopRequested:  # before the children started
+        return 0
+
+
+def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     parser = argparse.ArgumentParser(description="Run drm_node on a synthetic camera stream and show what it sees.")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to run once the first poses arrive")
     parser.add_argument("--rate", type=float, default=10.0, help="camera frame rate (Hz)")
@@ -119,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     node_args = ["-p", f"device:={args.device}"] + (["-p", f"model_path:={args.model}"] if args.model else [])
+    stop.running()  # from here a signal ends the loop below, and the children are stopped in any case
     processes = [
         subprocess.Popen([sys.executable, "-m", "drm_ros.node", "--ros-args", *node_args], env=env),
         subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate), "--count", "0"],
                          env=env),
     ]
     node = processes[0]
-    rclpy.init()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     me = rclpy.create_node("drm_demo")
     images: dict[tuple[int, int], Image] = {}
     poses: list[tuple[float, PoseArray3D, float]] = []  # (arrival, message, latency ms)
@@ -151,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     next_print = start + 1.0
     seen = 0
     try:
-        while True:
+        while not stop.requested:
             rclpy.spin_once(me, timeout_sec=0.05)
             now = time.monotonic()
             if first is None and poses:
@@ -177,14 +189,16 @@ def main(argv: list[str] | None = None) -> int:
                       f"{len(window[-1][1].people) if window else 0} people in the last, latency {latency}; "
                       f"node: {values.get('processed_rate_hz', '-')} of {values.get('input_rate_hz', '-')} images/s, "
                       f"{values.get('dropped_frames', '-')} dropped", flush=True)
-    except KeyboardInterrupt:
-        pass
     finally:
+        stop.cleaning_up()
         stop_processes(processes)
 
     if not poses:
         me.destroy_node()
         rclpy.try_shutdown()
+        if stop.requested:
+            print(f"demo: stopped ({stop.signal_name}) before the first poses", flush=True)
+            return 0
         print("demo: no poses arrived from the node", file=sys.stderr)
         return 1
     elapsed = max(poses[-1][0] - poses[0][0], 1e-9)

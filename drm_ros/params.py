@@ -13,7 +13,7 @@ from pathlib import Path
 
 ENGINES = ("auto", "torch", "onnxruntime")  # drm_core.predictor.ENGINES; repeated so this file needs no torch
 DEVICES = ("auto", "cuda", "cpu")
-IMAGE_QOS = ("sensor_data", "reliable")
+IMAGE_QOS = ("auto", "sensor_data", "reliable")
 
 
 def _p(default, description: str, dynamic: bool = False):
@@ -35,8 +35,8 @@ class NodeParams:
     poses_topic: str = _p("drm/poses", "output drm_ros/PoseArray3D topic (reliable)")
     markers_topic: str = _p("drm/markers", "output visualization_msgs/MarkerArray topic (reliable)")
     diagnostics_topic: str = _p("/diagnostics", "diagnostic_msgs/DiagnosticArray at 1 Hz")
-    image_qos: str = _p("sensor_data", "image and CameraInfo subscriptions: sensor_data (best effort, works "
-                                       "with any publisher) or reliable")
+    image_qos: str = _p("auto", "image subscription: auto (best effort; reliable while every publisher is, so large "
+                                "images arrive from any publisher), sensor_data (best effort) or reliable")
     image_qos_depth: int = _p(1, "subscription queue depth; 1 keeps latency lowest")
     compressed: bool = _p(False, "subscribe to sensor_msgs/CompressedImage on <image_topic>/compressed")
     use_rectified: bool = _p(False, "images are rectified (image_rect): use CameraInfo.p, no distortion")

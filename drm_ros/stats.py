@@ -19,6 +19,7 @@ class StatsSnapshot:
     processed: int
     dropped: int  # replaced by a newer frame before the worker took it
     bad: int  # malformed images, missing or mismatched intrinsics, images the predictor refused
+    lost: int  # lost in transport, as the middleware reports it (the message_lost QoS event)
     latency_p50_ms: float  # image stamp to publish; NaN before the first result
     latency_p95_ms: float
 
@@ -28,6 +29,7 @@ class StatsSnapshot:
                 ("processed_rate_hz", f"{self.processed_rate_hz:.2f}"),
                 ("received", str(self.received)), ("processed", str(self.processed)),
                 ("dropped_frames", str(self.dropped)), ("bad_frames", str(self.bad)),
+                ("lost_in_transport", str(self.lost)),
                 ("latency_p50_ms", f"{self.latency_p50_ms:.1f}"), ("latency_p95_ms", f"{self.latency_p95_ms:.1f}")]
 
 
@@ -36,7 +38,7 @@ class FrameStats:
 
     def __init__(self, latency_window: int = 300) -> None:
         self._lock = threading.Lock()
-        self._received = self._processed = self._bad = 0
+        self._received = self._processed = self._bad = self._lost = 0
         self._latencies_ms: deque[float] = deque(maxlen=latency_window)
         self._window = (time.monotonic(), 0, 0)  # (start, received, processed) of the current rate window
 
@@ -47,6 +49,10 @@ class FrameStats:
     def bad(self) -> None:
         with self._lock:
             self._bad += 1
+
+    def lost(self, count: int) -> None:
+        with self._lock:
+            self._lost += int(count)
 
     def processed(self, latency_ms: float) -> None:
         with self._lock:
@@ -63,7 +69,7 @@ class FrameStats:
             snap = StatsSnapshot(
                 input_rate_hz=(self._received - received0) / elapsed,
                 processed_rate_hz=(self._processed - processed0) / elapsed,
-                received=self._received, processed=self._processed, dropped=dropped, bad=self._bad,
+                received=self._received, processed=self._processed, dropped=dropped, bad=self._bad, lost=self._lost,
                 latency_p50_ms=float(np.percentile(latencies, 50)),
                 latency_p95_ms=float(np.percentile(latencies, 95)))
             self._window = (now, self._received, self._processed)

@@ -3,11 +3,15 @@
 ros2 launch drm_ros drm.launch.py image:=/camera/image_raw camera_info:=/camera/camera_info
 ros2 launch drm_ros drm.launch.py camera:=usb_cam rviz:=true
 ros2 launch drm_ros drm.launch.py params:=/path/to/my_drm_node.yaml model_path:=/path/to/model.onnx
+
+Every process it starts (node, camera driver, RViz) gets FASTDDS_DEFAULT_PROFILES_FILE = dds_profile (default:
+config/fastdds_large_images.xml, unless the variable is already set): HD best-effort images need it in the
+publisher's process. A camera started elsewhere needs the same variable (README, QoS).
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import EnvironmentVariable, EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
@@ -32,7 +36,13 @@ def generate_launch_description() -> LaunchDescription:
                               description="camera driver to start, publishing /camera/image_raw"),
         DeclareLaunchArgument("video_device", default_value="/dev/video0", description="the driver's device"),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with config/drm.rviz"),
+        DeclareLaunchArgument(
+            "dds_profile", description="Fast DDS XML profile for every process started here (large images)",
+            default_value=EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value=PathJoinSubstitution(
+                [share, "config", "fastdds_large_images.xml"]))),
     ]
+    # Before the nodes: launch passes its environment to every process it starts.
+    dds_profile = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile"))
     drm = Node(
         package="drm_ros", executable="drm_node", name="drm_node", output="screen",
         parameters=[LaunchConfiguration("params"), {
@@ -55,4 +65,4 @@ def generate_launch_description() -> LaunchDescription:
     rviz = Node(package="rviz2", executable="rviz2", name="rviz", output="screen",
                 arguments=["-d", PathJoinSubstitution([share, "config", "drm.rviz"])],
                 condition=IfCondition(LaunchConfiguration("rviz")))
-    return LaunchDescription([*arguments, drm, *drivers, rviz])
+    return LaunchDescription([*arguments, dds_profile, drm, *drivers, rviz])

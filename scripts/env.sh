@@ -18,6 +18,9 @@ export CMAKE_PREFIX_PATH="$_drm_install:$_drm_venv${CMAKE_PREFIX_PATH:+:$CMAKE_P
 # The source tree first (edits take effect without a rebuild), then the generated messages.
 export PYTHONPATH="$_drm_root:$_drm_install/lib/python3.11/site-packages${PYTHONPATH:+:$PYTHONPATH}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# Camera-sized images over DDS: a large shared-memory segment for every process started from this shell (the
+# publisher's process is the one that needs it; see config/fastdds_large_images.xml). A caller's own file wins.
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_drm_root/config/fastdds_large_images.xml}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_LOCALHOST_ONLY=1
 # Domains 1-100 are safe on Linux; a caller may fix one by exporting DRM_ROS_DOMAIN_ID.

@@ -4,6 +4,7 @@ and tries a few parameter changes. The test process rebuilds the same script (sc
 
 python -m tests.ros.node_peers OUT_JSON TIMEOUT_S          (the scripted camera)
 python -m tests.ros.node_peers --listen OUT_JSON COUNT TIMEOUT_S   (only record COUNT PoseArray3D messages)
+python -m tests.ros.node_peers --stream OUT_JSON W H RELIABILITY COUNT PERIOD_S WAIT_S   (camera-sized rgb8 frames)
 """
 from __future__ import annotations
 
@@ -182,7 +183,64 @@ def listen(out_json: str, count: int, timeout_s: float) -> int:
     return 0
 
 
+# The node's 'auto' image subscription follows the publishers' reliability once a second (re-created when it
+# changes): a stream starts this long after the node matched it, and once it has matched again.
+SETTLE_S = 2.5
+
+
+def stream(out_json: str, width: int, height: int, reliability: str, count: int, period_s: float,
+           wait_s: float) -> int:
+    """Publish `count` rgb8 frames of width x height with their CameraInfo, one per `period_s`, from this
+    process; record which came back as PoseArray3D (within `wait_s` after the last; with count 0: stay
+    silent for `wait_s`) and every diagnostic."""
+    rclpy.init()
+    node = rclpy.create_node("stream_peer")
+    qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE if reliability == "reliable"
+                     else QoSReliabilityPolicy.BEST_EFFORT)
+    image_pub = node.create_publisher(Image, "image", qos)
+    info_pub = node.create_publisher(CameraInfo, "camera_info", qos)
+    poses: list[PoseArray3D] = []
+    diagnostics: list[DiagnosticArray] = []
+    node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
+    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, RELIABLE)
+    matched = lambda: image_pub.get_subscription_count() > 0 and node.count_publishers("drm/poses") > 0  # noqa: E731
+    spin_until(node, matched, time.monotonic() + 150.0)  # a first start exports the model to ONNX
+    spin_until(node, lambda: False, time.monotonic() + SETTLE_S)
+    spin_until(node, matched, time.monotonic() + 10.0)
+
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    rgb = np.stack(np.broadcast_arrays(x[None, :], np.full((height, 1), 128.0), x[None, ::-1]), axis=-1)
+    image = rgb_to_image(np.ascontiguousarray(rgb.astype(np.uint8)), "rgb8", None)
+    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob", d=[0.0] * 5)
+    f = 0.8 * width
+    info.k = [f, 0.0, (width - 1) / 2, 0.0, f, (height - 1) / 2, 0.0, 0.0, 1.0]
+    sent = []
+    for i in range(count):
+        stamp = Time(sec=1000 + i, nanosec=width)
+        image.header.stamp = info.header.stamp = stamp
+        image.header.frame_id = info.header.frame_id = "hd_camera"
+        info_pub.publish(info)
+        image_pub.publish(image)
+        sent.append([stamp.sec, stamp.nanosec])
+        spin_until(node, lambda: False, time.monotonic() + period_s)
+    got = lambda: {(m.header.stamp.sec, m.header.stamp.nanosec) for m in poses} >= set(map(tuple, sent))  # noqa: E731
+    spin_until(node, got if sent else (lambda: False), time.monotonic() + wait_s)
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump({"sent": sent, "answered": [[m.header.stamp.sec, m.header.stamp.nanosec] for m in poses],
+                   "diagnostics": [{"level": int.from_bytes(d.status[0].level, "little")
+                                    if isinstance(d.status[0].level, bytes) else int(d.status[0].level),
+                                    "message": d.status[0].message,
+                                    "values": {kv.key: kv.value for kv in d.status[0].values}}
+                                   for d in diagnostics if d.status]}, f)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--stream":
+        out, w, h, rel, n, period, wait = sys.argv[2:9]
+        sys.exit(stream(out, int(w), int(h), rel, int(n), float(period), float(wait)))
     if sys.argv[1] == "--listen":
         sys.exit(listen(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
     sys.exit(main(sys.argv[1], float(sys.argv[2])))
