@@ -32,7 +32,7 @@ from tqdm import tqdm
 from drm_core.data.frame_dedup import DedupConfig, RepeatFilter
 from drm_core.data.multiview import CalibratedView, read_qca
 from drm_core.data.real_labels import (LIMBS, FilterConfig, Person, RigConfig, associate, select_people,
-                                       triangulate_person)
+                                       static_mask, triangulate_person)
 from drm_core.data.real_sources import (PACKAGES, TEACHER_MODELS, BuildError, FetchedPackage, fetch, sha256,
                                         teacher_python)
 from drm_core.skeleton import COCO17
@@ -364,6 +364,17 @@ def build(args: argparse.Namespace) -> dict:
         per_frame.update(rig_annotations(views, rig_clips, [labels[c.name] for c in rig_clips],
                                          [records[c.name] for c in rig_clips], fcfg, rcfg, rs, stats))
         rig_stats[rig] = {"calibration": str(calib.relative_to(fetched[rig_clips[0].package].root)), **rs.summary()}
+
+    for clip in clips:  # 2D-only people that never move are a still camera's false positives
+        keys = [(k, i) for k in per_frame if k[0] == clip.name for i, a in enumerate(per_frame[k])
+                if "keypoints_cam" not in a]
+        boxes = np.array([[*per_frame[k][i]["bbox"][:2], per_frame[k][i]["bbox"][0] + per_frame[k][i]["bbox"][2],
+                           per_frame[k][i]["bbox"][1] + per_frame[k][i]["bbox"][3]] for k, i in keys]).reshape(-1, 4)
+        still = static_mask(boxes, np.array([k[1] for k, _ in keys]))
+        drop = {(k, i) for (k, i), s_ in zip(keys, still) if s_}
+        stats[clip.name].rejected["static"] = len(drop)
+        for k in {k for k, _ in drop}:
+            per_frame[k] = [a for i, a in enumerate(per_frame[k]) if (k, i) not in drop]
 
     split_images: dict[str, list[dict]] = {s: [] for s in SPLITS}
     split_anns: dict[str, list[dict]] = {s: [] for s in SPLITS}

@@ -101,6 +101,28 @@ def select_people(candidates: list[Person], cfg: FilterConfig, counts: dict[str,
     return kept
 
 
+def static_mask(boxes_xyxy: np.ndarray, frames: np.ndarray, min_iou: float = 0.8,
+                min_fraction: float = 0.5) -> np.ndarray:
+    """(M,) True for boxes that sit still: the same place (IoU >= min_iou) in at least min_fraction of the
+    clip's frames. A still camera's false positives (litter, a mannequin, a skeleton model) do that; people
+    walk. boxes_xyxy (M, 4) from all frames of one clip, frames (M,) the frame of each."""
+    n_frames = len(np.unique(frames))
+    if n_frames < 10:  # too few frames to tell standing still from never moving
+        return np.zeros(len(boxes_xyxy), bool)
+    b = np.asarray(boxes_xyxy, np.float64)
+    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
+    out = np.zeros(len(b), bool)
+    for i in range(len(b)):
+        out[i] = len(np.unique(frames[iou[i] >= min_iou])) >= max(2, min_fraction * n_frames)
+    return out
+
+
 @dataclass
 class RigConfig:
     assoc_max_px: float = 40.0  # mean torso reprojection error for one person's views to count as one person

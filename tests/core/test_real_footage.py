@@ -12,10 +12,12 @@ import pytest
 
 from drm_core.camera import Camera, project
 from drm_core.data.errors import DatasetError
-from drm_core.data.frame_dedup import RepeatFilter
+from drm_core.data.frame_dedup import DedupConfig, RepeatFilter
 from drm_core.data.multiview import CalibratedView, read_qca, triangulate, write_qca
-from drm_core.data.real_build import compact, write_split
-from drm_core.data.real_labels import BLAZEPOSE_TO_COCO17, FilterConfig, Person, rejection, select_people
+from drm_core.data.real_build import Clip, ClipStats, compact, extract_frames, write_split
+from drm_core.data.real_sources import BuildError
+from drm_core.data.real_labels import (BLAZEPOSE_TO_COCO17, FilterConfig, Person, rejection, select_people,
+                                       static_mask)
 from drm_core.data.registry import open_dataset
 from drm_core.skeleton import COCO17, MPI15
 from tests.core.scenes import person_at
@@ -148,6 +150,14 @@ def test_candidate_filters() -> None:
     assert kept[0].flag == pytest.approx(0.99)  # the better of the two copies stays
 
 
+def test_static_mask_finds_what_never_moves() -> None:
+    walker = [[10 + 8 * f, 50, 30 + 8 * f, 110] for f in range(10)]
+    litter = [[200, 100, 240, 115]] * 8  # in 8 of 10 frames
+    frames = np.array(list(range(10)) + list(range(8)))
+    mask = static_mask(np.array(walker + litter), frames)
+    assert not mask[:10].any() and mask[10:].all()
+
+
 def test_blazepose_to_coco_indices() -> None:
     # BlazePose: 0 nose, 2/5 eyes, 7/8 ears, 11-16 shoulders/elbows/wrists, 23-28 hips/knees/ankles (left first)
     assert BLAZEPOSE_TO_COCO17.tolist() == [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
@@ -248,3 +258,23 @@ def test_compact_copy_keeps_geometry(tmp_path: Path) -> None:
     assert labelled.sum() == 2 * 11  # two triangulated people, each without the right wrist
     np.testing.assert_allclose(project(s.joints_3d_m[:, limbs][labelled], s.camera),
                                s.joints_2d_px[:, limbs][labelled], atol=0.02)
+
+
+def test_frame_selection_drops_repeats_and_names_a_corrupt_video(tmp_path: Path) -> None:
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    rng = np.random.default_rng(2)
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3)).astype(np.uint8), (7, 7), 2) for _ in range(4)]
+    for f in [frames[0], frames[0], frames[1], frames[2], frames[2], frames[3]]:
+        writer.write(f)
+    writer.release()
+    clip = Clip("clip", "pkg", "clip.avi", every=2, tiles=(), split="train")
+    stats = ClipStats()
+    recs = extract_frames(clip, video, tmp_path / "out", long_side=32, dedup=DedupConfig(), stats=stats)
+    assert (stats.frames_in_video, stats.repeats_dropped) == (6, 2)
+    assert [r.frame for r in recs] == [0, 3]  # distinct frames 0, 2, 3, 5: every 2nd of them
+    assert (recs[0].width, recs[0].height, recs[0].full_width) == (32, 24, 64)
+    assert (tmp_path / "out" / recs[1].file_name).is_file()
+    (tmp_path / "bad.mp4").write_bytes(b"not a video" * 100)
+    with pytest.raises(BuildError, match="bad.mp4"):
+        extract_frames(clip, tmp_path / "bad.mp4", tmp_path / "out", 32, DedupConfig(), ClipStats())
