@@ -266,7 +266,7 @@ class _Replay:
         temporal = temporal_metrics(self.track_frames, self.predictor.skeleton.bones)
         self.summary["tracking"] = {k: v for k, v in temporal.to_dict().items() if k != "jitter_per_frame_m_s2"}
         for f, jitter in zip(self.per_frame, temporal.jitter_per_frame_m_s2):
-            f["jitter_m_s2"] = jitter
+            f["jitter_m_s2"] = None if jitter is None else round(jitter, 3)
         if self.records:
             result = evaluate_mupots(self.records, rescale_bones=False)
             write_report(self.out, result, f"replay of {self.bag.name}")
@@ -346,7 +346,7 @@ class _Replay:
         self.latency_ms.append(latency)
         self.track_frames.append(TrackFrame(stamp_s, ids, poses.joints_cam_m))
         frame = {"index": index, "bag_time_ns": timestamp, "stamp": _stamp(header), "people": len(poses),
-                 "ids": ids.tolist(), "latency_ms": latency}
+                 "ids": ids.tolist(), "latency_ms": round(latency, 2)}
         gt = self.ground_truth.get(_key(header))
         gt_uv = None
         if gt is not None:

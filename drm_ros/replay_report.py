@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # a bare Figure renders with Agg and touch
 from drm_core.skeleton import Skeleton
 
 GOLDEN_RATIO = 0.618033988749895
-THUMB_WIDTH = 320
+THUMB_WIDTH = 240
 SHEET_COLUMNS = 4
 
 
@@ -76,7 +76,7 @@ def contact_sheet(thumbs: list[Thumbnail], skeleton: Skeleton, path: Path, min_c
     cols = min(SHEET_COLUMNS, len(tiles))
     tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
     rows = [np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
-    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 65])
     return path
 
 
@@ -86,7 +86,7 @@ def plot_3d(thumbs: list[Thumbnail], skeleton: Skeleton, path: Path, count: int 
     if not chosen:
         return None
     chosen = [chosen[int(i)] for i in np.linspace(0, len(chosen) - 1, min(count, len(chosen))).round()]
-    fig = Figure(figsize=(4 * len(chosen), 4), dpi=80)
+    fig = Figure(figsize=(3.5 * len(chosen), 3.5), dpi=60)
     for k, thumb in enumerate(chosen):
         ax = fig.add_subplot(1, len(chosen), k + 1, projection="3d")
         for xyz, tid in zip(thumb.xyz_m, thumb.ids):
@@ -111,7 +111,7 @@ def plot_curves(per_frame: list[dict], jitter: list[float | None], path: Path) -
     if not per_frame:
         return None
     idx = np.array([f["index"] for f in per_frame])
-    fig = Figure(figsize=(9, 8), dpi=80)
+    fig = Figure(figsize=(9, 8), dpi=56)
     axes = fig.subplots(4, 1, sharex=True)
     axes[0].step(idx, [f["people"] for f in per_frame], where="mid", label="detected")
     if any(f.get("gt_people") is not None for f in per_frame):
