@@ -1,0 +1,1 @@
+"""The prepared GPU benchmark (run.sh): latency, top-down baseline, training throughput, CUDA tests."""
