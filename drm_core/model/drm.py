@@ -1,15 +1,12 @@
-"""The DRM network (Fig. 3): HRNet features -> center, offsets, O_e, root depth through PDQM, relative depth."""
+"""The DRM network (Fig. 3): stride-4 backbone features -> center, offsets, O_e, root depth via PDQM, rel. depth."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from drm_core.model.backbone import HRNetBackbone
+from drm_core.model.backbone import create_backbone
 from drm_core.model.config import ModelConfig
 from drm_core.model.heads import DisentangledRegressor, PoseDepthQuery, SimpleHead
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class DRM(nn.Module):
@@ -21,9 +18,11 @@ class DRM(nn.Module):
         super().__init__()
         self.config = config
         J, c = config.num_joints, config
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.backbone = HRNetBackbone(c.backbone, c.pretrained)
+        self.backbone = create_backbone(c)
+        # The normalisation the backbone's weights were trained with (ImageNet mean/std for HRNet, [-1, 1] for
+        # EfficientNet-Lite), so callers (and ONNX consumers) always pass [0, 1] RGB.
+        self.register_buffer("mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(self.backbone.std).view(1, 3, 1, 1), persistent=False)
         features = self.backbone.out_channels
         self.center_head = SimpleHead(features, c.head_channels, 1)
         self.offset_head = DisentangledRegressor(features, J, c.offset_group_channels, 2, c.adaptive_blocks,

@@ -53,11 +53,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_PRESETS = {"small": ModelConfig.small, "paper": ModelConfig.paper}
+_PRESETS = {"small": ModelConfig.small, "small_effnet": ModelConfig.small_effnet, "paper": ModelConfig.paper}
 
 
 def _model_config(data: dict[str, Any]) -> ModelConfig:
-    """{preset: small|paper, ...overrides} or plain ModelConfig fields."""
+    """{preset: small|small_effnet|paper, ...overrides} or plain ModelConfig fields."""
     data = dict(data)
     preset = data.pop("preset", None)
     if preset is not None and preset not in _PRESETS:
