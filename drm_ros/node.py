@@ -85,13 +85,15 @@ class DRMNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         p = self.params
 
-        from drm_core.predictor import load_predictor  # torch: loaded once the parameters proved good
+        from drm_core.predictor import load_predictor  # loaded once the parameters proved good
         # drm_core reports with `logging` (no GPU: running on the CPU; exporting to ONNX once): show it in the
         # node's ROS log.
         core_log = logging.getLogger("drm_core")
         core_log.setLevel(logging.INFO)
         core_log.addHandler(RosLogHandler(self.get_logger()))
         core_log.propagate = False
+        self.get_logger().info(f"loading the model ({p.model_path or 'the shipped one'}, engine {p.engine}, "
+                               f"device {p.device})")
         self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size,
                                         p.score_threshold, p.max_people)
         engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider

@@ -129,3 +129,20 @@ def test_params_file_loads_in_the_node_and_a_bad_override_is_refused(ros_env):
     proc = subprocess.run([sys.executable, "-m", "drm_ros.node", "--ros-args", "--params-file", str(PARAMS_FILE),
                            "-p", "max_people:=0"], cwd=ROOT, env=ros_env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "max_people=0" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_every_process_started_gets_the_large_image_dds_profile(tree):
+    """HD best-effort images need the profile in the publisher's process: the launch file sets it for all the
+    processes it starts (before them), and scripts/env.sh for everything started from its shell."""
+    sets = [c for c in _calls(tree, "SetEnvironmentVariable") if _const(c.args[0]) == "FASTDDS_DEFAULT_PROFILES_FILE"]
+    assert len(sets) == 1 and ast.unparse(sets[0].args[1]) == "LaunchConfiguration('dds_profile')"
+    files = {ast.unparse(c) for c in _calls(tree, "PathJoinSubstitution")}
+    assert "PathJoinSubstitution([share, 'config', 'fastdds_large_images.xml'])" in files
+    described = _calls(tree, "LaunchDescription")[0].args[0].elts
+    order = [ast.unparse(e) for e in described]
+    assert order.index("dds_profile") < order.index("drm") < order.index("*drivers")
+    profile = ROOT / "config" / "fastdds_large_images.xml"
+    assert "segment_size" in profile.read_text()
+    env_sh = (ROOT / "scripts" / "env.sh").read_text()
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_drm_root/config/fastdds_large_images.xml}"' \
+        in env_sh
