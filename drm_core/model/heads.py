@@ -91,8 +91,9 @@ class DisentangledRegressor(nn.Module):
 def sample_at(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Bilinear values of (N, C, h, w) maps at (N, 2, h', w') map-pixel points (x, y), clamped to the border."""
     h, w = maps.shape[-2:]
-    scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=points.dtype, device=points.device)
-    grid = (points * scale.view(1, 2, 1, 1) - 1.0).permute(0, 2, 3, 1)
+    # Scales as Python numbers: a tensor made from a list here is a host-to-device copy at every call, which
+    # CUDA graph capture refuses (benchmarks/gpu).
+    grid = torch.stack([points[:, 0] * (2.0 / (w - 1)), points[:, 1] * (2.0 / (h - 1))], dim=-1) - 1.0
     return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
