@@ -21,6 +21,7 @@ from drm_core.camera import Camera, project
 from drm_core.evaluation.evaluate import record_of
 from drm_core.evaluation.mupots import evaluate_mupots
 from drm_core.predictor import DEFAULT_MODEL_PATH, load_predictor
+from drm_core.tracking import Tracker
 from drm_ros.camera_sim import CameraSimConfig, SyntheticCamera
 from drm_ros.conversions import image_to_rgb
 from drm_ros.intrinsics import camera_from_info
@@ -115,10 +116,14 @@ def test_headers_are_the_images_and_markers_match(session):
 def test_poses_equal_the_offline_predictor_and_reproject_through_the_camera_info(session, offline):
     result, _ = session
     people_seen = 0
+    trackers: dict[str, Tracker] = {}  # the node tracks people per camera (frame_id)
     for step, poses in zip([s for s in script() if s.valid], result["poses"]):
         camera = camera_from_info(step.used_info)
         expected = offline.predict(image_to_rgb(step.image), camera)
         assert len(poses["people"]) == len(expected), step.label
+        stamp = step.image.header.stamp
+        tracker = trackers.setdefault(step.image.header.frame_id, Tracker(root=offline.skeleton.root))
+        assert poses["ids"] == tracker.update(expected, stamp.sec + stamp.nanosec * 1e-9).ids.tolist(), step.label
         if not len(expected):
             continue
         people_seen += len(expected)
@@ -129,7 +134,6 @@ def test_poses_equal_the_offline_predictor_and_reproject_through_the_camera_info
         np.testing.assert_allclose(got[..., :3], expected.joints_cam_m, atol=1e-4, err_msg=step.label)
         np.testing.assert_allclose(got[..., 3:5], expected.joints_uv_px, atol=1e-3, err_msg=step.label)
         np.testing.assert_allclose(np.array(poses["roots"]), expected.joints_cam_m[:, offline.skeleton.root], atol=1e-4)
-        assert poses["ids"] == list(range(len(expected)))
     assert people_seen > 0, "the model found nobody in any frame: the checks above proved nothing"
     assert any(s.used_info.header.frame_id == "another_camera" for s in script() if s.valid)
 
