@@ -8,7 +8,12 @@ SOURCE is
 - a video file (anything OpenCV reads; its own frame rate unless --fps), or
 - a folder of images (png, jpg, jpeg, bmp, tif, tiff, in name order; --fps, default 30), or
 - `synthetic-walk` (drm_core.data.synthetic_walk: people walking across one synthetic scene, ground truth with
-  identities) or `synthetic` (independent synthetic scenes, drm_core.data.synthetic), with --frames and --seed.
+  identities) or `synthetic` (independent synthetic scenes, drm_core.data.synthetic), with --frames and --seed, or
+- `dataset`: a sequence of a dataset drm_core reads (--dataset mupots|panoptic|muco|..., --annotations,
+  --image-root, optionally --sequence TS1 to keep one sequence, in the reader's order), with its own cameras and
+  ground truth in MPI15 (metric; person ids are the order of the annotations in each image; MuPoTS people marked
+  invalid are left out). Replaying it scores MuPoTS-style without bone rescaling (the official MuPoTS scoring
+  needs the 17-joint records: drm_core.evaluation.cli).
 Intrinsics for video and images come from a CameraInfo YAML (the camera_calibration / camera_info_manager
 format), a Qualisys calibration (`.qca.txt`, read as pose2sim reads it) or, as a last resort, a horizontal field of
 view (a guess: absolute depth then scales with the focal length's error). The synthetic sources carry their own.
@@ -39,6 +44,7 @@ from std_msgs.msg import Header
 from tqdm import tqdm
 
 from drm_core.camera import Camera, InvalidCameraError
+from drm_core.data.errors import DatasetError
 from drm_core.skeleton import MPI15
 from drm_core.types import Poses3D, Sample
 from drm_ros.camera_sim import FRAME_ID, camera_info_of
@@ -52,6 +58,7 @@ INFO_TOPIC = "/camera/camera_info"
 GT_TOPIC = "/ground_truth/poses"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 SYNTHETIC = ("synthetic-walk", "synthetic")
+DATASET = "dataset"
 
 
 class RecordError(ValueError):
@@ -188,6 +195,39 @@ def synthetic_frames(kind: str, frames: int, seed: int, fps: float, every: int =
             yield Frame(sample.image, i / fps, sample.camera, _ground_truth(sample), list(range(sample.num_people)))
 
 
+def dataset_frames(name: str, annotations: str | None, image_root: str | None, sequence: str | None, fps: float,
+                   every: int = 1) -> tuple[Iterator[Frame], int]:
+    """Frames of a drm_core dataset (see the module docstring), with ground truth; (frames, how many)."""
+    from drm_core.data.registry import open_dataset
+
+    try:
+        data = open_dataset({"name": name, "annotations": annotations, "image_root": image_root})
+    except (DatasetError, OSError) as err:
+        raise RecordError(f"dataset {name!r}: {err}") from err
+
+    def frames():
+        kept = 0
+        for i in range(len(data)):
+            sample = data[i]
+            if sequence and sample.meta.get("sequence") != sequence:
+                continue
+            kept += 1
+            if (kept - 1) % every:
+                continue
+            if not sample.has_3d:
+                raise RecordError(f"dataset {name!r} image {sample.image_id}: no 3D ground truth (2D-only data)")
+            valid = np.asarray(sample.meta.get("gt_valid", np.ones(sample.num_people, bool)), bool)
+            keep = np.flatnonzero(valid)
+            gt = _ground_truth(sample)
+            gt = Poses3D(gt.joints_cam_m[keep], gt.joints_uv_px[keep], gt.joint_conf[keep], gt.scores[keep],
+                         gt.joint_names)
+            yield Frame(sample.image, (kept - 1) / fps, sample.camera, gt, keep.tolist())
+        if not kept:
+            raise RecordError(f"dataset {name!r}: no image of sequence {sequence!r}")
+    # The length is known only without a sequence filter (finding a sequence's images means reading them).
+    return frames(), 0 if sequence else len(range(0, len(data), every))
+
+
 def _with_seed(config, seed: int):
     from dataclasses import replace
 
@@ -209,15 +249,27 @@ class RecordOptions:
     hfov_deg: float | None = None
     synthetic_frames: int = 60
     seed: int = 7
+    dataset: str | None = None  # for the `dataset` source: a drm_core.data.registry name
+    annotations: str | None = None
+    image_root: str | None = None
+    sequence: str | None = None
 
 
 def _source(source: str, options: RecordOptions) -> tuple[Iterator[Frame], int, str]:
     """(frames, how many (0: unknown), a description)."""
-    if source in SYNTHETIC:
+    if source in SYNTHETIC:  # (a file or folder of that name would need ./ in front)
         fps = options.fps or 10.0
         total = len(range(0, options.synthetic_frames, options.every))
         return (synthetic_frames(source, options.synthetic_frames, options.seed, fps, options.every), total,
                 f"{source} seed {options.seed}, {options.synthetic_frames} frames at {fps} fps")
+    if source == DATASET:
+        if not options.dataset:
+            raise RecordError("source 'dataset' needs --dataset NAME (and --annotations, --image-root)")
+        fps = options.fps or 30.0
+        frames, total = dataset_frames(options.dataset, options.annotations, options.image_root, options.sequence,
+                                       fps, options.every)
+        return frames, total, (f"dataset {options.dataset}" + (f" sequence {options.sequence}" if options.sequence
+                                                                else "") + f" at {fps:g} fps")
     path = Path(source)
     if not path.exists():
         raise RecordError(f"source {path}: no such file or folder (or give one of {', '.join(SYNTHETIC)})")
@@ -296,7 +348,7 @@ def record(source: str, out: Path, options: RecordOptions = RecordOptions()) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Record a rosbag2 from a video, an image folder or a synthetic "
                                                  "sequence (no ROS runtime needed).")
-    parser.add_argument("source", help=f"video file, image folder, or one of {', '.join(SYNTHETIC)}")
+    parser.add_argument("source", help=f"video file, image folder, or one of {', '.join(SYNTHETIC)}, {DATASET}")
     parser.add_argument("--out", type=Path, required=True, help="bag folder to create")
     parser.add_argument("--camera-info", type=Path, help="CameraInfo YAML (camera_calibration format)")
     parser.add_argument("--qca", type=Path, help="Qualisys .qca.txt calibration (as pose2sim ships)")
@@ -312,13 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"))
     parser.add_argument("--frames", type=int, default=60, help="synthetic sources: number of frames")
     parser.add_argument("--seed", type=int, default=7, help="synthetic sources: scene seed")
+    parser.add_argument("--dataset", help="source 'dataset': drm_core reader name (mupots, panoptic, muco, ...)")
+    parser.add_argument("--annotations", help="source 'dataset': the annotation file")
+    parser.add_argument("--image-root", help="source 'dataset': the image folder")
+    parser.add_argument("--sequence", help="source 'dataset': keep only this sequence (for example TS1)")
     args = parser.parse_args(argv)
     options = RecordOptions(args.fps, args.start_time, args.max_frames, args.every, args.compressed, args.frame_id,
                             args.storage, args.camera_info, args.qca, args.qca_camera, args.hfov_deg, args.frames,
-                            args.seed)
+                            args.seed, args.dataset, args.annotations, args.image_root, args.sequence)
     try:
         summary = record(args.source, args.out, options)
-    except (RecordError, InvalidCameraError) as err:
+    except (RecordError, InvalidCameraError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"recorded {summary['frames']} frames of {summary['source']} into {summary['bag']} ({args.storage})"

@@ -172,3 +172,30 @@ def test_bad_input_fails_naming_what_and_where(tmp_path, args, words):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("error:") and words in proc.stderr, proc.stderr
+
+
+def test_a_dataset_sequence_read_by_drm_core_with_its_ground_truth(tmp_path):
+    """MuPoTS-3D in its real file format (the readers' fixture): each image's own camera, and ground truth of
+    the valid people only, in the reader's MPI15 metres."""
+    from drm_core.data.registry import open_dataset
+    from tests.core.test_readers import _coco_style_3d
+
+    path, root, _ = _coco_style_3d(tmp_path, mupots=True)
+    summary = record("dataset", tmp_path / "bag", RecordOptions(start_time_s=1.0, dataset="mupots",
+                                                                 annotations=str(path), image_root=str(root),
+                                                                 sequence="TS3"))
+    assert summary["frames"] == summary["ground_truth_frames"] == 2
+    topics = _read(tmp_path / "bag")
+    reader = open_dataset({"name": "mupots", "annotations": str(path), "image_root": str(root)})
+    for i, ((_, image), (_, info), (_, gt)) in enumerate(zip(topics["/camera/image_raw"], topics["/camera/camera_info"],
+                                                             topics["/ground_truth/poses"])):
+        sample = reader[i]
+        np.testing.assert_array_equal(image_to_rgb(image), sample.image)
+        np.testing.assert_allclose(np.reshape(info.k, (3, 3)), sample.camera.K)
+        valid = np.flatnonzero(sample.meta["gt_valid"])
+        assert [p.id for p in gt.people] == valid.tolist() == [0]
+        got = np.array([[[k.position.x, k.position.y, k.position.z] for k in p.keypoints] for p in gt.people])
+        np.testing.assert_allclose(got.reshape(-1, 15, 3), sample.joints_3d_m[valid])
+    with pytest.raises(ValueError, match="no image of sequence 'TS9'"):
+        record("dataset", tmp_path / "bag2", RecordOptions(dataset="mupots", annotations=str(path),
+                                                           image_root=str(root), sequence="TS9"))
