@@ -112,8 +112,8 @@ def play(bag: Path, options: PlaybackOptions = PlaybackOptions(), node=None) -> 
                 node.destroy_node()
     finally:
         reader.close()
-    return {"bag": str(bag), "published": counts, "rate": options.rate, "worst_late_s": worst_late, "played_s": played_s,
-            "interrupted": interrupted}
+    return {"bag": str(bag), "published": counts, "rate": options.rate, "worst_late_s": worst_late,
+            "played_s": played_s, "interrupted": interrupted}
 
 
 def _remap(text: str) -> tuple[str, str]:
