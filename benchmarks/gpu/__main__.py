@@ -8,12 +8,14 @@ Phases: env, tests, latency, cudagraph, topdown, training, compile, report.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import xml.etree.ElementTree as ET
@@ -54,10 +56,27 @@ def environment(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return info
 
 
+WHEELS = ROOT / "benchmarks" / "gpu" / "wheels"  # pytest and its dependencies, for a machine without them
+
+
+def pytest_site() -> str | None:
+    """None when pytest is importable; else the temporary folder it was installed into from WHEELS (offline;
+    not under OUT, whose files travel back from the GPU machine)."""
+    if importlib.util.find_spec("pytest") is not None:
+        return None
+    if not any(WHEELS.glob("pytest-*.whl")):
+        raise RuntimeError(f"pytest is not installed and {WHEELS} holds no pytest wheel (see benchmarks/gpu/README.md)")
+    site = Path(tempfile.gettempdir()) / "drm_gpu_bench_pytest"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(WHEELS),
+                    "--target", str(site), "pytest"], check=True, timeout=120)
+    return str(site)
+
+
 def core_tests(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """pytest -k cuda over the core tests (no ROS import there), in a child process; counts from its JUnit XML."""
     xml = args.out / "cuda_tests.xml"
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    site = pytest_site()
+    path = os.pathsep.join(p for p in (str(ROOT), site, os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     command = [sys.executable, "-m", "pytest", "-q", "-k", "cuda", "-p", "no:cacheprovider", f"--junitxml={xml}",
                *args.test_paths]
@@ -67,7 +86,8 @@ def core_tests(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         suite = ET.parse(xml).getroot()
         suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
         counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
-    result = {"command": " ".join(command[1:]), "returncode": done.returncode, **counts,
+    result = {"command": " ".join(command[1:]), "returncode": done.returncode, "pytest_from": site or "installed",
+              **counts,
               "output_tail": (done.stdout + done.stderr)[-4000:]}
     if settings.device != "cuda":
         result["note"] = "skipped: no CUDA (the CUDA cases skip themselves; the CPU cases ran)"

@@ -29,7 +29,7 @@ class Settings:
     warmup: int
     people: tuple[int, ...]
     precisions: tuple[str, ...]
-    configs: tuple[str, ...]  # names of model_configs()
+    configs: tuple[str, ...]  # names of model_configs(); those this ModelConfig lacks are recorded as skipped
     paper_input: tuple[int, int]  # (w, h)
     small_input: tuple[int, int]
     camera_size: tuple[int, int]  # (w, h) of the rendered camera images
@@ -48,7 +48,7 @@ class Settings:
     @classmethod
     def full(cls, device: str) -> "Settings":
         return cls(tiny=False, device=device, repeats=30, warmup=5, people=(1, 3, 10, 20),
-                   precisions=("fp32", "fp16", "bf16"), configs=("paper", "small"),
+                   precisions=("fp32", "fp16", "bf16"), configs=("paper", "small", "small_effnet"),
                    paper_input=(832, 512), small_input=(256, 160), camera_size=(1280, 720), crop_size=(192, 256),
                    topdown_precision="fp16", topdown_sequential=False, train_batch=8, train_steps=10,
                    short_run_steps=40, short_run_batch=8, short_run_scenes=32,
@@ -58,7 +58,7 @@ class Settings:
     def tiny_run(cls, device: str) -> "Settings":
         """fp32 only: torchvision's deformable convolution has no bf16/fp16 CPU kernel."""
         return cls(tiny=True, device=device, repeats=1, warmup=0, people=(1, 3, 20), precisions=("fp32",),
-                   configs=("paper", "small"), paper_input=(128, 64),
+                   configs=("paper", "small", "small_effnet"), paper_input=(128, 64),
                    small_input=(128, 64), camera_size=(320, 180), crop_size=(96, 128), topdown_precision="bf16",
                    topdown_sequential=True, train_batch=2, train_steps=1, short_run_steps=8, short_run_batch=2,
                    short_run_scenes=2, compile_configs=(), compile_mode="reduce-overhead",
@@ -75,8 +75,9 @@ def model_configs(settings: Settings) -> dict[str, tuple[ModelConfig, tuple[int,
     if settings.backbone_override:
         paper = dataclasses.replace(paper, backbone=settings.backbone_override)
     configs = {"paper": (paper, settings.paper_input), "small": (ModelConfig.small(), settings.small_input)}
-    if hasattr(ModelConfig, "small_effnet"):
-        configs["small_effnet"] = (ModelConfig.small_effnet(), settings.small_input)
+    if hasattr(ModelConfig, "small_effnet"):  # random weights: timing only, and no weights package needed
+        configs["small_effnet"] = (dataclasses.replace(ModelConfig.small_effnet(), pretrained=False),
+                                   settings.small_input)
     return configs
 
 

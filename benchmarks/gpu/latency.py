@@ -148,7 +148,7 @@ def run_variants(settings: Settings, variants: list[tuple[str, str, str]], cross
     for name in dict.fromkeys(c for c, _, _ in variants):
         if name not in configs:
             result["variants"].append({"config": name, "precision": "-", "mode": "-",
-                                       "status": f"failed: unknown configuration (known: {', '.join(configs)})"})
+                                       "status": f"skipped: ModelConfig has no preset {name!r} here"})
             continue
         config, size = configs[name]
         torch.manual_seed(0)

@@ -53,7 +53,7 @@ def goal_lines(phases: dict[str, Any], drm_rows: list[dict[str, Any]]) -> list[s
     env = phases.get("env", {})
     gpu = env.get("gpu") or env.get("device", "?")
     conditions = "" if (env.get("device") == "cuda" and not env.get("tiny")) else \
-        f" [not the goal's conditions: {'tiny, ' if env.get('tiny') else ''}{env.get('device')}]"
+        f" [not the goal's conditions: {'tiny, ' if env.get('tiny') else ''}{env.get('device', 'device unknown')}]"
     if env.get("device") == "cuda" and "H100" not in str(gpu):
         conditions += f" [measured on {gpu}; the goals are stated for an H100]"
     precision = "fp16" if any(r["precision"] == "fp16" for r in drm_rows) else \

@@ -17,7 +17,7 @@ shift
 cd "$(dirname "$0")/../.." || exit 2
 mkdir -p "$out" || exit 2
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-python=${PYTHON:-python}
+python=${PYTHON:-$(command -v python || command -v python3)}
 phases=${PHASES:-env tests latency cudagraph topdown training compile}
 budget=${BUDGET_S:-180}
 options=("$@")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from drm_core.camera import Letterbox
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.engines import TorchEngine
 from drm_core.gpu_preprocess import letterbox_on_device
+from drm_core.model import ModelConfig, build_model
 from drm_core.predictor import Predictor, load_predictor
 from drm_core.types import Poses3D
 
@@ -106,3 +108,30 @@ def test_the_node_cuda_path_gives_the_cpu_poses(scenes, cpu_predictor):
 def test_cuda_fp32_and_bf16_give_the_cpu_poses(scenes, cpu_predictor, precision):
     model = load_predictor(None, "torch", "cpu").engine.model  # a copy: the engine moves its model to the GPU
     _assert_same_poses(cpu_predictor, Predictor(TorchEngine(model, "cuda", precision), cpu_predictor.codec), scenes)
+
+
+class _HostRoundTrips(TorchDispatchMode):
+    """Counts the operators that move data between host and device or wait for the device: a tensor built from
+    Python data (lift_fresh), .item() (_local_scalar_dense), data-dependent shapes (nonzero, masked_select)."""
+
+    SUSPECTS = ("lift_fresh", "_local_scalar_dense", "nonzero", "masked_select")
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.__name__.split(".")[0] in self.SUSPECTS:
+            self.seen.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("preset", ["paper", "small"])
+def test_the_forward_pass_has_no_host_round_trips_so_a_cuda_graph_can_capture_it(preset):
+    """benchmarks/gpu captures the network in a CUDA graph; a host-to-device copy or a sync inside the forward
+    pass makes the capture fail. Checked on the CPU by watching the operators the forward pass dispatches."""
+    torch.manual_seed(0)
+    model = build_model(getattr(ModelConfig, preset)()).eval()
+    with torch.inference_mode(), _HostRoundTrips() as watch:
+        model(torch.rand(1, 3, 64, 128))
+    assert watch.seen == []

@@ -46,7 +46,7 @@ def test_latency_rows_cover_configs_people_and_stages(tiny_run):
     out, _ = tiny_run
     latency = json.loads((out / "latency.json").read_text())
     rows = latency["rows"]
-    assert {(r["config"], r["people"]) for r in rows} == {(c, n) for c in ("paper", "small") for n in (1, 3, 20)}
+    assert {(r["config"], r["people"]) for r in rows} >= {(c, n) for c in ("paper", "small") for n in (1, 3, 20)}
     for row in rows:
         stages = sum(row[s]["p50_ms"] for s in ("preprocess", "network", "download", "decode"))
         assert 0 < row["total"]["p50_ms"] and row["total"]["p50_ms"] == pytest.approx(stages, rel=1e-6)
@@ -55,7 +55,7 @@ def test_latency_rows_cover_configs_people_and_stages(tiny_run):
     assert 1 <= found[1] <= found[3] <= found[20]
     cudagraph = json.loads((out / "cudagraph.json").read_text())
     assert cudagraph["status"] == ("ok" if torch.cuda.is_available() else NO_CUDA)
-    assert {r["config"] for r in latency["predictor"]} == {"paper", "small"}
+    assert {r["config"] for r in latency["predictor"]} >= {"paper", "small"}
 
 
 def test_topdown_and_training_phases_measure_what_they_say(tiny_run):
