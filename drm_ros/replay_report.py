@@ -151,8 +151,8 @@ def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int
     if s.get("interrupted"):
         lines += ["**Interrupted (SIGINT/SIGTERM): the figures cover the frames processed before.**", ""]
     lines += [f"- bag: `{s['bag']}`; image topic `{s.get('image_topic')}`, camera info `{s.get('camera_info_topic')}`"
-              f", ground truth `{s.get('ground_truth_topic')}`",
-              f"- model: {s.get('model')}, input {s.get('input_size')}",
+              f", ground truth " + (f"`{s['ground_truth_topic']}`" if s.get("ground_truth_topic") else "none"),
+              f"- model: {s.get('model')}",
               f"- output bag: `{s.get('output_bag')}` (images, camera info, PoseArray3D, MarkerArray)",
               f"- frames: {s.get('frames', 0)} read, {s.get('processed', 0)} processed, "
               f"{len(s.get('skipped_frames', []))} skipped", ""]
