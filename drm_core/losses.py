@@ -22,10 +22,11 @@ class LossWeights:
     rel_depth: float = 0.03
     dapl: float = 0.003
     root_to_center: float = 0.03
-    # Eq. 11's X and Y errors are measured in this many metres (B_i stays in map px). 0.01: centimetres, the
-    # unit SMAP's data handling (which the paper follows) uses, where lambda_p * L_p pulls about as hard as
-    # the root-depth term (benchmarks/results/training_signal.md); 1.0 (metres) left DAPL ~1000x weaker.
-    dapl_unit_m: float = 0.01
+    # Eq. 11's X and Y errors are measured in this many metres (B_i stays in map px). In metres (1.0, the first
+    # models) lambda_p * L_p pulled ~1000x less than the root-depth term; in decimetres its backbone gradient
+    # sits between the offsets' and the root depth's (benchmarks/results/training_signal.md), where centimetres
+    # made it the largest term and cost offset accuracy in the one-batch overfit.
+    dapl_unit_m: float = 0.1
 
     def __post_init__(self) -> None:
         if self.dapl_unit_m <= 0:

@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--pdqm-full", action="store_true", help="add a row with the full PDQM feature gradient")
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--dapl-unit-m", type=float, help="DAPL's unit in the rows that use the fixed DAPL "
+                        "(default: LossWeights().dapl_unit_m)")
     parser.add_argument("--tiny", action="store_true", help="2 steps of 2 images, 2 frames, 0 workers (a test)")
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"), help="checkpoints, one folder per row")
     parser.add_argument("--report", type=Path, help="folder for ablation.json/.md (default: --out)")
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
         ("cpu" if args.device == "auto" else args.device)
     chosen = [r for r in rows(args.pdqm_full) if not args.only or r.name in args.only]
+    if args.dapl_unit_m is not None:
+        chosen = [r if "dapl_unit_m" in r.loss else dataclasses.replace(
+            r, name=f"{r.name} (DAPL unit {args.dapl_unit_m} m)", loss={**r.loss, "dapl_unit_m": args.dapl_unit_m},
+            weights_of=r.weights_of and f"{r.weights_of} (DAPL unit {args.dapl_unit_m} m)") for r in chosen]
     start = time.perf_counter()
     samples = validation_samples(args.eval_count, args.eval_seed, args.workers)
     print(f"rendered {len(samples)} validation frames in {time.perf_counter() - start:.0f} s", flush=True)

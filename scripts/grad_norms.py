@@ -34,7 +34,8 @@ LEGACY_CODEC = dict(reference_focal_px=1000.0, radius_fraction=0.0, nearest_owne
 VARIANTS = [
     ("today's code", LEGACY_CODEC, dict(dapl_unit_m=1.0), 0.1),
     ("+ loss balance (f0 = 100 px)", dict(LEGACY_CODEC, reference_focal_px=100.0), dict(dapl_unit_m=1.0), 0.1),
-    ("+ DAPL in cm", dict(LEGACY_CODEC, reference_focal_px=100.0), {}, 0.1),
+    ("+ DAPL in cm", dict(LEGACY_CODEC, reference_focal_px=100.0), dict(dapl_unit_m=0.01), 0.1),
+    ("+ DAPL in dm", dict(LEGACY_CODEC, reference_focal_px=100.0), dict(dapl_unit_m=0.1), 0.1),
     ("+ person-scaled radii, nearest owner", {}, {}, 0.1),
     ("all, PDQM full feature gradient", {}, {}, 1.0),
 ]

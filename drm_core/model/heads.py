@@ -113,10 +113,12 @@ class PoseDepthQuery(nn.Module):
     group of the offset branch, for the J-1 non-root joints. Output: (B, (J-1) * g, h, w).
 
     The query positions (O_e and O_i) are taken without gradient, and the sampled offset-branch features pass
-    back only FEATURE_GRADIENT_SCALE of the depth loss's gradient: with the full gradient, the root-depth loss
-    (eq. 7) swamped eq. 6 at the paper's weights and the offsets never learned their scale. Overfitting one
-    batch for 200 Adam steps (slope of predicted against target offsets): 0.26 with full gradients, 0.61 with
-    positions detached, 0.98 with positions detached and features scaled by 0.1, 1.05 with PDQM cut off.
+    back only FEATURE_GRADIENT_SCALE of the depth losses' gradient. It began as a workaround for root depth
+    learnt at f0 = 1000 px swamping eq. 6 (one-batch overfit, 200 Adam steps, offset slope: 0.26 with full
+    gradients, 0.61 positions detached, 0.98 features scaled by 0.1). With the balanced loss of issue 10
+    (f0 = 100 px, DAPL scaled up) it is still needed: 150 steps, slope 0.83 at 0.1 against 0.32 at 1.0
+    (benchmarks/results/training_signal.md, measured with DAPL in cm), because eq. 7 and DAPL still pull
+    1.3-3x as hard as the center term at the backbone while the offsets pull 0.6-0.8x.
     """
 
     def __init__(self, num_joints: int, root_joint: int, group_channels: int):

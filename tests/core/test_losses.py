@@ -47,7 +47,7 @@ def targets() -> dict[str, torch.Tensor]:
 
 def test_every_loss_is_zero_at_ground_truth(targets):
     total, parts = DRMLoss()(perfect_outputs(targets), targets)
-    assert set(parts) == set(vars(LossWeights()))
+    assert set(parts) == set(vars(LossWeights())) - {"dapl_unit_m"}  # a unit, not a weight
     for name, value in parts.items():
         assert value.item() == pytest.approx(0.0, abs=1e-9), name
     assert total.item() == pytest.approx(0.0, abs=1e-9)
@@ -92,6 +92,11 @@ def test_dapl_matches_eq_11_by_hand(targets):
     expected = (w * ray_sum * d * scale).sum() / (w > 0).sum()
     assert dapl_loss(outputs, targets, MPI15.root).item() == pytest.approx(expected, rel=1e-5)
     assert expected > 0
+    # In DAPL's configured unit (decimetres by default) the same error reads 1/unit times larger.
+    unit = LossWeights().dapl_unit_m
+    assert dapl_loss(outputs, targets, MPI15.root, unit).item() == pytest.approx(expected / unit, rel=1e-5)
+    _, parts = DRMLoss(LossWeights(dapl_unit_m=0.5))(outputs, targets)
+    assert parts["dapl"].item() == pytest.approx(expected / 0.5, rel=1e-5)
 
 
 def test_two_d_only_samples_give_exactly_zero_finite_3d_losses():
