@@ -17,7 +17,7 @@ from drm_core.model import ModelConfig
 
 @dataclass
 class TrainConfig:
-    """An experiment. batch_size is per process (the paper: 8 GPUs x 4 = 32); lr is the paper's 1e-3 with one
+    """An experiment. batch_size is per process (the paper, sec. 4.1: 8 GPUs x 8 = 64); lr is the paper's 1e-3 with one
     epoch of linear warm-up then linear decay to 0 (sec. 4.1)."""
 
     name: str

@@ -155,3 +155,10 @@ def test_ablation_tiny_run_trains_scores_and_writes_its_table(tmp_path):
     for row in (radii, nms):
         assert all(np.isfinite(v) for v in row["scores"].values())
     assert "| + NMS |" in (tmp_path / "ablation.md").read_text()
+
+
+def test_paper_configs_follow_section_4_1():
+    for name in ("paper_muco", "paper_panoptic"):
+        config = load_config(ROOT / "experiments" / f"{name}.yaml")
+        assert (config.epochs, config.batch_size, config.lr) == (15, 8, 1e-3)
+        assert config.model.offset_group_channels == 64  # PDQM's (n-1) 64-channel features
