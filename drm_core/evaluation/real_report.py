@@ -52,29 +52,32 @@ def _draw_person(tile: np.ndarray, uv: np.ndarray, labelled: np.ndarray, rgb: tu
         cv2.circle(tile, tuple(pts[j]), thickness + 1, rgb, -1, cv2.LINE_AA)
 
 
-def _tile(frame: SheetFrame, width: int) -> np.ndarray:
+def _tile(frame: SheetFrame, box: int) -> np.ndarray:
+    """The frame fitted into a box x box square (white margins), skeletons drawn, caption below."""
     h, w = frame.image.shape[:2]
-    scale = width / w
-    tile = cv2.resize(frame.image, (width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    scale = box / max(w, h)
+    picture = cv2.resize(frame.image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA)
     for uv, vis in zip(frame.gt_uv_px, frame.gt_visibility):
-        _draw_person(tile, uv, vis > 0, GT_RGB, scale, 2)
+        _draw_person(picture, uv, vis > 0, GT_RGB, scale, 2)
     for uv, matched in zip(frame.pred_uv_px, frame.pred_matched):
-        _draw_person(tile, uv, np.ones(len(uv), bool), PRED_RGB if matched else FALSE_RGB, scale, 1)
-    bar = np.full((22, width, 3), 255, np.uint8)
-    cv2.putText(bar, frame.caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([tile, bar])
+        _draw_person(picture, uv, np.ones(len(uv), bool), PRED_RGB if matched else FALSE_RGB, scale, 1)
+    tile = np.full((box + 22, box, 3), 255, np.uint8)
+    tile[:picture.shape[0], :picture.shape[1]] = picture
+    cv2.putText(tile, frame.caption, (4, box + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return tile
 
 
-def write_contact_sheet(frames: list[SheetFrame], path: Path, columns: int = 4, tile_width: int = 320) -> Path:
-    """A grid of the frames (PNG), ground truth green, matched predictions red, false positives yellow."""
+def write_contact_sheet(frames: list[SheetFrame], path: Path, columns: int = 4, box: int = 320) -> Path:
+    """A grid of the frames (PNG), each fitted into a box x box square; ground truth green, matched predictions
+    red, false positives yellow."""
     if not frames:
         raise ValueError("the contact sheet needs at least one frame")
-    tiles = [_tile(f, tile_width) for f in frames]
+    tiles = [_tile(f, box) for f in frames]
     columns = min(columns, len(tiles))
-    cell_h = max(t.shape[0] for t in tiles)
     rows = math.ceil(len(tiles) / columns)
-    header = 26
-    sheet = np.full((header + rows * (cell_h + 4), columns * (tile_width + 4), 3), 255, np.uint8)
+    header, cell_h, cell_w = 26, tiles[0].shape[0] + 4, box + 4
+    sheet = np.full((header + rows * cell_h, columns * cell_w, 3), 255, np.uint8)
     legend = [("ground truth", GT_RGB), ("prediction, matched at OKS >= 0.5", PRED_RGB),
               ("prediction, false positive", FALSE_RGB)]
     x = 6
@@ -84,8 +87,8 @@ def write_contact_sheet(frames: list[SheetFrame], path: Path, columns: int = 4, 
         x += 30 + 8 * len(text)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        y0, x0 = header + r * (cell_h + 4), c * (tile_width + 4)
-        sheet[y0:y0 + tile.shape[0], x0:x0 + tile_width] = tile
+        y0, x0 = header + r * cell_h, c * cell_w
+        sheet[y0:y0 + tile.shape[0], x0:x0 + tile.shape[1]] = tile
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
