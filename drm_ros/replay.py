@@ -165,17 +165,21 @@ def replay(bag: Path, out: Path, options: ReplayOptions = ReplayOptions(), comma
     except ReplayError as err:
         _write_outputs(out, {"bag": str(bag), "error": str(err), "frames": 0, "processed": 0}, [], None, [])
         raise
-    try:
-        return _Replay(reader, bag, out, out_bag, options, command).run()
-    finally:
-        reader.close()
+    # From here a signal only asks to stop (during the model load too): the outputs are always written.
+    with Interrupt() as interrupt:
+        try:
+            return _Replay(reader, bag, out, out_bag, options, command, interrupt).run()
+        finally:
+            reader.close()
 
 
 class _Replay:
     """One replay: the reading loop, the per-frame work and what it collects for the summary and report."""
 
-    def __init__(self, reader: Reader, bag: Path, out: Path, out_bag: Path, options: ReplayOptions, command: str):
+    def __init__(self, reader: Reader, bag: Path, out: Path, out_bag: Path, options: ReplayOptions, command: str,
+                 interrupt: Interrupt):
         self.reader, self.bag, self.out, self.out_bag, self.options = reader, bag, out, out_bag, options
+        self.interrupt = interrupt
         topics = {c.topic: c.msgtype for c in reader.connections}
         try:
             self.image_topic = _topic(topics, options.image_topic, set(IMAGE_TYPES), "image", "--image-topic")
@@ -218,7 +222,8 @@ class _Replay:
         self.out.mkdir(parents=True, exist_ok=True)
         storage = StoragePlugin.MCAP if o.storage == "mcap" else StoragePlugin.SQLITE3
         store = drm_typestore()
-        with Interrupt() as interrupt, Writer(self.out_bag, version=9, storage_plugin=storage) as writer, \
+        interrupt = self.interrupt
+        with Writer(self.out_bag, version=9, storage_plugin=storage) as writer, \
                 tqdm(total=total, desc=f"replay {self.bag.name}", unit="frame") as bar:
             self.writer = writer
             self.conn_copy = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store) for c in copied} \
@@ -244,6 +249,7 @@ class _Replay:
                         continue
                     pending.append((timestamp, raw, conn.msgtype))
                 self._flush(pending, bar)  # the last bag time (or the one being read when interrupted)
+                interrupted = interrupted or interrupt.requested
             except Exception as err:  # noqa: BLE001 - damage part way: report what was read, then say why
                 if not _is_damage(err):
                     raise

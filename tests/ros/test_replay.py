@@ -206,7 +206,8 @@ def test_damaged_or_missing_bag_or_topic_fails_clearly_with_a_report(tmp_path, d
     assert summary["error"] in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_sigint_stops_with_valid_partial_outputs(tmp_path, model):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_with_valid_partial_outputs(tmp_path, model, sig):
     _write_bag(tmp_path / "bag", StoragePlugin.MCAP, frames=120)
     proc = subprocess.Popen([sys.executable, "-m", "drm_ros.replay", str(tmp_path / "bag"), "--out",
                              str(tmp_path / "out"), "--model", str(model), "--input-size", *INPUT, "--device", "cpu",
@@ -215,10 +216,10 @@ def test_sigint_stops_with_valid_partial_outputs(tmp_path, model):
     while not (tmp_path / "out" / "bag").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
     time.sleep(1.0)  # a few frames in
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
-    assert "SIGINT: stopping after this frame" in stderr
+    assert f"{sig.name}: stopping after this frame" in stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["interrupted"] is True and 0 < summary["processed"] < 120, summary["processed"]
     topics = _read(tmp_path / "out" / "bag")  # the bag was closed properly: it opens and reads
