@@ -126,7 +126,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                         precisions=split(args.precisions), configs=split(args.configs),
                         compile_configs=split(args.compile), compile_mode=args.compile_mode,
                         train_steps=args.train_steps, short_run_steps=args.short_run_steps,
-                        topdown_sequential=True if args.topdown_sequential else None)
+                        topdown_sequential=False if args.no_topdown_sequential else None)
 
 
 def write_result(out: Path, phase: str, result: dict[str, Any], settings: Settings) -> None:
@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-mode", help="torch.compile mode (full: reduce-overhead, i.e. with CUDA graphs)")
     parser.add_argument("--train-steps", type=int, help="timed training steps of the throughput (full: 10)")
     parser.add_argument("--short-run-steps", type=int, help="steps of the CPU preset's AMP run (full: 40)")
-    parser.add_argument("--topdown-sequential", action="store_true",
-                        help="also time the top-down crop network one person at a time")
+    parser.add_argument("--no-topdown-sequential", action="store_true",
+                        help="do not time the top-down crop network one person at a time")
     parser.add_argument("--test-paths", nargs="*", default=["tests/core"])
     parser.add_argument("--test-timeout", type=int, default=300)
     args = parser.parse_args(argv)

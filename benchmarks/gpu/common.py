@@ -50,7 +50,7 @@ class Settings:
         return cls(tiny=False, device=device, repeats=30, warmup=5, people=(1, 3, 10, 20),
                    precisions=("fp32", "fp16", "bf16"), configs=("paper", "small", "small_effnet"),
                    paper_input=(832, 512), small_input=(256, 160), camera_size=(1280, 720), crop_size=(192, 256),
-                   topdown_precision="fp16", topdown_sequential=False, train_batch=8, train_steps=10,
+                   topdown_precision="fp16", topdown_sequential=True, train_batch=8, train_steps=10,
                    short_run_steps=40, short_run_batch=8, short_run_scenes=32,
                    compile_configs=("paper:fp16",), compile_mode="reduce-overhead")
 

@@ -38,8 +38,13 @@ def network_runner(model: torch.nn.Module, device: str, precision: str, mode: st
     """
     dtype = AUTOCAST[precision]
 
+    def autocast() -> torch.autocast:
+        # No cast cache: CUDA graph capture wants none (torch.cuda.graph's notes), and one forward pass uses each
+        # weight once, so eager loses nothing.
+        return torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None, cache_enabled=False)
+
     def eager(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.inference_mode(), torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.inference_mode(), autocast():
             return model(x)
 
     if mode == "eager":
@@ -67,8 +72,7 @@ def network_runner(model: torch.nn.Module, device: str, precision: str, mode: st
         compiled = torch.compile(model, mode=compile_mode, dynamic=False)
 
         def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
-            with torch.inference_mode(), torch.autocast(device, dtype=dtype or torch.float32,
-                                                        enabled=dtype is not None):
+            with torch.inference_mode(), autocast():
                 return compiled(x)
         return run
     raise ValueError(f"unknown mode {mode!r}")

@@ -12,10 +12,10 @@ if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
   echo "usage: bash benchmarks/gpu/run.sh OUT_DIR [--tiny] [options]" >&2
   exit 2
 fi
-out=$1
+mkdir -p "$1" || exit 2
+out=$(cd "$1" && pwd)  # absolute: the phases run from the repository root
 shift
 cd "$(dirname "$0")/../.." || exit 2
-mkdir -p "$out" || exit 2
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-$(command -v python || command -v python3)}
 phases=${PHASES:-env tests latency cudagraph topdown training compile}
