@@ -8,6 +8,7 @@ the mid-hip error against distance as a plot.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -77,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     model = Path(args.model).name if args.model else "shipped model"
+    manifest = annotations.parent / "manifest.json"  # real_build's record of sources and outputs, with hashes
     settings = {"model": args.model or "shipped model", "engine": predictor.description, "data": str(annotations),
+                "data sha256": hashlib.sha256(annotations.read_bytes()).hexdigest()[:16],
+                **({"manifest sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]}
+                   if manifest.is_file() else {}),
                 "frames": result.frames,
                 "score threshold": predictor.codec.config.center_threshold, "seconds": round(seconds, 1)}
     for path in write_report(args.out, result, frames, f"Real images - {model}", settings, sheet):
