@@ -281,7 +281,7 @@ def rig_annotations(views: list[CalibratedView], clips: list[Clip], labels: list
             # their views disagree) stay as 2D-only people of this frame, unless they overlap a 3D one.
             explained = {p.members[v] for p in people}
             for k, cand in enumerate(per_view[v]):
-                if k in explained or any(_iou(_box(cand.xy), b) > 0.5 for b in boxes):
+                if k in explained or any(_iou(_box(cand.xy), b) > 0.3 for b in boxes):
                     continue
                 stats.people_2d_only += 1
                 anns.append(annotation(_to_stored(cand.xy, rec.scale), cand.visibility(fcfg, view.width, view.height),

@@ -1,7 +1,7 @@
 """Contact sheet of the real-footage labels, read back through the data set reader (MPI15 skeletons):
 green joints visible, yellow occluded; people with 3D drawn in cyan bones, 2D-only in white.
 
-    python scripts/real_data/contact_sheet.py ~/.cache/drm_ros/real --out benchmarks/results/real_data_labels.png
+    python scripts/real_data/contact_sheet.py ~/.cache/drm_ros/real --out benchmarks/results/real_data_labels.jpg
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def main() -> None:
     rows = [np.hstack(tiles[r:r + cols] + [np.zeros_like(tiles[0])] * (cols - len(tiles[r:r + cols])))
             for r in range(0, len(tiles), cols)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), np.vstack(rows))
+    cv2.imwrite(str(args.out), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(args.out)
 
 
