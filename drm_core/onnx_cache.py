@@ -9,6 +9,9 @@ checkpoint's own input size is noted beside its exports (<stem>-<digest>.size) s
 
 Where: $DRM_CACHE_DIR, else $XDG_CACHE_HOME/drm_ros, else ~/.cache/drm_ros; a temporary directory when that
 cannot be written.
+
+Fill the cache ahead of the first start (at install time), so even that start loads no torch:
+    python -m drm_core.onnx_cache [CHECKPOINT] [--input-size W H]     (default: the shipped model)
 """
 from __future__ import annotations
 
@@ -103,3 +106,28 @@ def onnx_for_checkpoint(checkpoint: Path, input_size: tuple[int, int] | None = N
     finally:
         Path(name).unlink(missing_ok=True)
     return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from drm_core.checkpoint import CheckpointError
+    from drm_core.predictor import DEFAULT_MODEL_PATH
+
+    parser = argparse.ArgumentParser(description="Export a checkpoint into the ONNX cache now.")
+    parser.add_argument("checkpoint", nargs="?", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), help="default: the checkpoint's own")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        path = onnx_for_checkpoint(args.checkpoint, tuple(args.input_size) if args.input_size else None)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -30,3 +30,15 @@ def test_onnxruntime_with_a_cached_export_never_imports_torch():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["False", "False"], out.stdout  # neither torch nor the onnx package
     assert out.stdout.startswith("onnxruntime CPU")
+
+
+def test_the_cache_can_be_filled_ahead_from_the_command_line(tmp_path):
+    load_predictor(DEFAULT_MODEL_PATH, engine="onnxruntime", device="cpu")  # this session's cache holds it
+    ok = subprocess.run([sys.executable, "-m", "drm_core.onnx_cache"], cwd=ROOT, env=dict(os.environ),
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    path = Path(ok.stdout.strip().splitlines()[-1])
+    assert path.is_file() and path.parent.parent == Path(os.environ["DRM_CACHE_DIR"]) and path.suffix == ".onnx"
+    bad = subprocess.run([sys.executable, "-m", "drm_core.onnx_cache", str(tmp_path / "none.pt")], cwd=ROOT,
+                         env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "none.pt: no such file" in bad.stderr
