@@ -56,7 +56,8 @@ class Clip:
 
 
 def default_clips(every: int) -> list[Clip]:
-    clips = [Clip("vtest", "opencv-doc", "usr/share/doc/opencv-doc/examples/data/vtest.avi", every, (0.6, 0.4), "train"),
+    clips = [Clip("vtest", "opencv-doc", "usr/share/doc/opencv-doc/examples/data/vtest.avi", every, (0.6, 0.4),
+                  "train"),
              Clip("sports2d_demo", "sports2d", "Sports2D/Demo/demo.mp4", every, (0.6,), "val")]
     for trial in ("SinglePerson", "MultiPerson"):
         for cam in ("cam01", "cam02", "cam03", "cam04"):
@@ -120,7 +121,8 @@ def extract_frames(clip: Clip, video: Path, out: Path, long_side: int, dedup: De
             continue
         h, w = frame.shape[:2]
         scale = min(1.0, long_side / max(h, w))
-        small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else frame
+        small = frame if scale >= 1 else cv2.resize(frame, (round(w * scale), round(h * scale)),
+                                                    interpolation=cv2.INTER_AREA)
         name = f"images/{clip.name}/{index:05d}.jpg"
         if not cv2.imwrite(str(out / name), small, [cv2.IMWRITE_JPEG_QUALITY, 92]):
             raise BuildError(f"{out / name}: could not write the image (disk full?)")
@@ -266,7 +268,7 @@ def rig_annotations(views: list[CalibratedView], clips: list[Clip], labels: list
             for p in people:
                 cam = view.to_camera(p.world)
                 uv = view.project(p.world)
-                inside = (uv[:, 0] >= 0) & (uv[:, 0] <= view.width - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= view.height - 1)
+                inside = ((uv >= 0) & (uv <= [view.width - 1, view.height - 1])).all(axis=1)
                 vis = np.where(p.ok & inside & (cam[:, 2] > 0), 2, 0)
                 if vis[LIMBS].sum() < 2 * 6:
                     continue
@@ -355,7 +357,8 @@ def build(args: argparse.Namespace) -> dict:
             # pose2sim's single-person videos are 1080 wide against a 1088-wide calibration; pose2sim uses
             # the calibration as it is, and so do we (the reprojection errors show whether that holds).
             if abs(full[0] - v.width) > 0.02 * v.width or abs(full[1] - v.height) > 0.02 * v.height:
-                raise BuildError(f"{calib}: camera {v.name} is {v.width}x{v.height} but {c.path} is {full[0]}x{full[1]}")
+                raise BuildError(f"{calib}: camera {v.name} is {v.width}x{v.height} but {c.path} is "
+                                 f"{full[0]}x{full[1]}")
             v = replace(v, width=full[0], height=full[1])
             cameras[c.name] = v
             views.append(v)
@@ -407,10 +410,12 @@ def build(args: argparse.Namespace) -> dict:
                      "filter": asdict(fcfg), "rig": asdict(rcfg), "dedup": asdict(dedup),
                      "held_out": sorted(c.name for c in clips if c.split == "val")},
         "sources": [source_entry(fetched[n], [c.path for c in clips if c.package == n]
-                                 + [rig_calibration(r) for r in sorted({c.rig for c in clips if c.package == n and c.rig})]
+                                 + [rig_calibration(r)
+                                    for r in sorted({c.rig for c in clips if c.package == n and c.rig})]
                                  + (list(TEACHER_MODELS.values()) if n == "mediapipe" else []))
                     for n in sorted(fetched)],
-        "teacher": {"script": "scripts/real_data/teacher.py", "requirements": TEACHER_REQUIREMENTS.read_text().split("\n"),
+        "teacher": {"script": "scripts/real_data/teacher.py",
+                    "requirements": TEACHER_REQUIREMENTS.read_text().split("\n"),
                     "models": {k: sha256(models / k) for k in TEACHER_MODELS}},
         "clips": {c.name: {**asdict(c), **asdict(stats[c.name])} for c in clips},
         "rigs": rig_stats,
@@ -463,7 +468,8 @@ def compact(src: Path, dst: Path, long_side: int, quality: int) -> dict:
             k[:, :2] = np.where(k[:, 2:] > 0, _to_stored(k[:, :2], s_), 0.0)
             a["keypoints"] = np.round(k, 2).ravel().tolist()
             x, y, w, h = a["bbox"]
-            a["bbox"] = [round((x + 0.5) * s_ - 0.5, 2), round((y + 0.5) * s_ - 0.5, 2), round(w * s_, 2), round(h * s_, 2)]
+            a["bbox"] = [round((x + 0.5) * s_ - 0.5, 2), round((y + 0.5) * s_ - 0.5, 2), round(w * s_, 2),
+                         round(h * s_, 2)]
             a["area"] = round(a["bbox"][2] * a["bbox"][3], 1)
         (dst / f"real_{s}.json").write_text(json.dumps(data))
     manifest = {"compact_of": str(src), "source_manifest_sha256": sha256(src / "manifest.json"),

@@ -4,9 +4,9 @@ The build writes one COCO-keypoints json per split (real_train.json, real_val.js
 Beyond COCO's fields an image may carry `camera` {K (3x3), dist (k1, k2, p1, p2)} for calibrated footage
 (pose2sim's four views) and its people then carry `keypoints_cam` (17 x 3, metres, that camera's optical frame,
 triangulated across the views; a person the teacher saw in too few views has none, and gets 3D zeros, which the
-codec and the metrics read as "no 3D label"); other images get SMAP's camera rule (fx = fy = width, centre principal point)
-and no 3D, like COCO. Keypoints are COCO-17 (BlazePose has no head top), so MPI15 is filled as for COCO:
-pelvis = mid-hip, neck from shoulders and hips, head top unlabelled (skeleton.to_mpi15).
+codec and the metrics read as "no 3D label"); other images get SMAP's camera rule (fx = fy = width, centre
+principal point) and no 3D, like COCO. Keypoints are COCO-17 (BlazePose has no head top), so MPI15 is filled as
+for COCO: pelvis = mid-hip, neck from shoulders and hips, head top unlabelled (skeleton.to_mpi15).
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class Person:
 
     def visibility(self, cfg: FilterConfig, width: int, height: int) -> np.ndarray:
         """COCO visibility (0, 1, 2) from the teacher's confidence; joints outside the image are unlabelled."""
-        inside = (self.xy[:, 0] >= 0) & (self.xy[:, 0] <= width - 1) & (self.xy[:, 1] >= 0) & (self.xy[:, 1] <= height - 1)
+        inside = ((self.xy >= 0) & (self.xy <= [width - 1, height - 1])).all(axis=1)
         v = np.where(self.conf >= cfg.visible, 2, np.where(self.conf >= cfg.occluded, 1, 0))
         return np.where(inside, v, 0).astype(np.int64)
 

@@ -218,7 +218,8 @@ def test_reader_gives_mpi15_samples_with_3d_where_calibrated(tmp_path: Path) -> 
     pelvis = (people[:, c("l_hip")] + people[:, c("r_hip")]) / 2
     np.testing.assert_allclose(s3d.joints_3d_m[:2, m("pelvis")], pelvis)
     np.testing.assert_allclose(s3d.joints_3d_m[:2, m("l_knee")], people[:, c("l_knee")])
-    np.testing.assert_allclose(s3d.joints_2d_px[:2, m("l_knee")], project(people[:, c("l_knee")], s3d.camera), atol=1e-9)
+    np.testing.assert_allclose(s3d.joints_2d_px[:2, m("l_knee")], project(people[:, c("l_knee")], s3d.camera),
+                               atol=1e-9)
     assert (s3d.visibility[:, m("head_top")] == 0).all() and (s3d.visibility[:2, m("r_wrist")] == 0).all()
     assert s3d.visibility[0, m("l_wrist")] == 2
     assert (s3d.joints_3d_m[:2, m("r_wrist")] == 0).all()  # labelled in neither 2D nor 3D
