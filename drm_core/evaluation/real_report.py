@@ -90,7 +90,7 @@ def write_contact_sheet(frames: list[SheetFrame], path: Path, columns: int = 4, 
         y0, x0 = header + r * cell_h, c * cell_w
         sheet[y0:y0 + tile.shape[0], x0:x0 + tile.shape[1]] = tile
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f"could not write {path}")
     return path
 
