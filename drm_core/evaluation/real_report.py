@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot global state
 
-from drm_core.evaluation.real_images import OKS_THRESHOLD, FrameScore, RealImageResult
+from drm_core.evaluation.real_images import LOOSE_OKS_THRESHOLD, OKS_THRESHOLD, FrameScore, RealImageResult
 from drm_core.skeleton import MPI15
 from drm_core.types import Sample
 
@@ -156,6 +156,10 @@ def markdown(result: RealImageResult, title: str, settings: dict[str, Any], shee
                        f"{_num(root['median_m'], '.2f')} m ({root['people']} people)", root["median_m"],
                        GOALS["root_error_3_7_m"], f"<= {GOALS['root_error_3_7_m']} m", False),
              f"| mean OKS of the matched | {_num(r.mean_oks_matched, '.3f')} | | |",
+             f"| loose match (OKS >= {LOOSE_OKS_THRESHOLD}), diagnostic only: MPJPE median / mid-hip median "
+             f"(3-7 m) | {_num(r.loose_3d['mpjpe_mm_median'], '.0f')} mm / "
+             f"{_num(r.loose_3d['root_error_m_median'], '.2f')} m ({_num(r.loose_3d['root_error_m_median_3_7'], '.2f')}"
+             f" m); {r.loose_3d['people']} people with 3D | | |",
              "", "Mid-hip error by true distance (matched people with 3D ground truth):", "",
              "| distance | people | median (m) | mean (m) |", "|---|---|---|---|"]
     for label, row in r.root_error_by_distance.items():

@@ -130,6 +130,22 @@ def test_joints_without_a_3d_label_are_left_out_of_mpjpe():
     assert not score_frame(_sample(gt_uv, gt_xyz), _poses(gt_uv.copy(), pred_xyz)).people[0].has_3d
 
 
+def test_loose_match_gives_3d_errors_for_a_person_missed_at_oks_one_half():
+    # Every 2D joint 30 px to the right (OKS 0.32 for this person): missed at 0.5, matched loosely at 0.1. The 3D
+    # is the truth moved by 0.3 m: no error once centred on the mid-hip, a mid-hip error of 0.3 m.
+    gt_xyz = _person_3d(np.array([0.0, 0.0, 4.0]))[None]
+    gt_uv = project(gt_xyz[0], CAMERA)[None]
+    frame = score_frame(_sample(gt_uv, gt_xyz), _poses(gt_uv + np.array([30.0, 0.0]),
+                                                             gt_xyz + np.array([0.3, 0.0, 0.0])))
+    person = frame.people[0]
+    assert person.pred_index == -1 and math.isnan(person.mpjpe_mm) and frame.false_positives == 1
+    assert person.loose_mpjpe_mm == pytest.approx(0.0, abs=1e-9)
+    assert person.loose_root_error_m == pytest.approx(0.3)
+    result = summarise([frame])
+    assert result.matched_3d == 0 and result.loose_3d["people"] == 1
+    assert result.loose_3d["root_error_m_median_3_7"] == pytest.approx(0.3)
+
+
 def test_a_missed_person_with_3d_has_no_3d_error_but_counts_against_recall():
     gt_xyz = _person_3d(np.array([0.0, 0.0, 4.0]))[None]
     gt_uv = project(gt_xyz[0], CAMERA)[None]
