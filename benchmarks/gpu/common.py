@@ -81,6 +81,21 @@ def model_configs(settings: Settings) -> dict[str, tuple[ModelConfig, tuple[int,
     return configs
 
 
+@torch.no_grad()
+def calibrate_batchnorm(module: torch.nn.Module, example: torch.Tensor, passes: int = 2) -> None:
+    """BatchNorm running statistics from a few passes over `example`, then eval mode. Freshly initialised
+    statistics (mean 0, variance 1) let random weights' eval-mode activations grow through HRNet's residual
+    branches to ~1e7, beyond fp16's range; calibrated, they stay in a trained network's range. Timing only."""
+    module.train()
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.reset_running_stats()
+            layer.momentum = None  # a plain average over the passes
+    for _ in range(passes):
+        module(example)
+    module.eval()
+
+
 def synchronize(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()

@@ -1,6 +1,7 @@
 """DRM predictor latency per stage: pre-processing (upload + letterbox on the device), network, download of the
 maps, decoding; for each configuration, precision (autocast fp32/fp16/bf16) and mode (eager, CUDA graph,
-torch.compile), on scenes of 1, 3, 10 and 20 people. Random weights.
+torch.compile), on scenes of 1, 3, 10 and 20 people. Random weights, BatchNorm statistics calibrated on the
+scene (common.calibrate_batchnorm) so that fp16 activations stay in range.
 
 Decoding runs on the maps the codec encodes for each scene's ground truth, not on the network's output: random
 weights find no people, and decoding costs what the number of center peaks makes it cost. The network, its
@@ -16,7 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.gpu.common import Scene, Settings, Skipped, make_scenes, model_configs, synchronize, time_stages
+from benchmarks.gpu.common import (Scene, Settings, Skipped, calibrate_batchnorm, make_scenes, model_configs,
+                                   synchronize, time_stages)
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.engines import TorchEngine
 from drm_core.gpu_preprocess import letterbox_on_device
@@ -156,7 +158,8 @@ def run_variants(settings: Settings, variants: list[tuple[str, str, str]], cross
             continue
         config, size = configs[name]
         torch.manual_seed(0)
-        model = build_model(config).to(settings.device).eval()
+        model = build_model(config).to(settings.device)
+        calibrate_batchnorm(model, letterbox_on_device(scenes[0].image, scenes[0].letterbox(size), settings.device))
         codec = DRMCodec(CodecConfig(input_width=size[0], input_height=size[1]))
         for _, precision, mode in [v for v in variants if v[0] == name]:
             log.info("latency: %s %s %s", name, precision, mode)

@@ -112,6 +112,13 @@ def _latency(phases: dict[str, Any]) -> list[str]:
         lines.append(f"  {row['config']:6s} {row['input']:8s} {row['precision']} {row['mode']:9s} "
                      f"{row['people']:2d} people ({row['decoded_people']:2d} decoded): {stages} = "
                      f"{row['total']['p50_ms']:.2f} ({row['total']['p95_ms']:.2f})")
+    decode: dict[str, dict[int, float]] = {}
+    for row in _rows(phases, "latency"):
+        decode.setdefault(f"{row['config']} {row['input']}", {}).setdefault(row["people"], row["decode"]["p50_ms"])
+    for config, by_people in decode.items():
+        fewest, most = min(by_people), max(by_people)
+        lines.append(f"  decoding, {config}: {by_people[fewest]:.2f} ms for {fewest} people, {by_people[most]:.2f} ms "
+                     f"for {most} (numpy over the maps; Python loops only over the at most top_k candidates)")
     for row in phases.get("latency", {}).get("predictor", []):
         lines.append(f"  Predictor.predict {row['config']} [{row['engine']}] {row['people']:2d} people: "
                      f"p50 {row['total']['p50_ms']:.2f} ms, p95 {row['total']['p95_ms']:.2f} ms "

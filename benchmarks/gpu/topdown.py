@@ -6,7 +6,8 @@ time (as the paper's top-down methods run).
 
 The crops come from the scene's ground-truth boxes, so the crop network sees exactly N people whatever the
 random detector finds; the detector's own cost (proposals, NMS) does not depend on the people in a picture
-of random weights, which favours the baseline, not DRM.
+of random weights, which favours the baseline, not DRM. BatchNorm statistics are calibrated on the scene, as
+for DRM (common.calibrate_batchnorm).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from torch import nn
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 from torchvision.ops import roi_align
 
-from benchmarks.gpu.common import Scene, Settings, make_scenes, time_stages
+from benchmarks.gpu.common import Scene, Settings, calibrate_batchnorm, make_scenes, time_stages
 from benchmarks.gpu.latency import AUTOCAST
 from drm_core.gpu_preprocess import upload_image
 from drm_core.model.backbone import create_hrnet
@@ -89,11 +90,17 @@ def run_topdown(settings: Settings) -> dict[str, Any]:
                 return torch.cat([pose_net(c[None]) for c in crops])
             return pose_net(crops)
 
+    scenes = make_scenes(settings)
+    image = upload_image(scenes[-1].image, device)
+    calibrate_batchnorm(detector.backbone, detector.transform([image[0] / 255.0])[0].tensors)
+    detector.eval()
+    boxes = torch.as_tensor(person_boxes(scenes[-1], settings.crop_size), dtype=torch.float32, device=device)
+    calibrate_batchnorm(pose_net, crop(image, boxes))
     rows = []
     models = {"crop_backbone": backbone, "detector_parameters_m": sum(p.numel() for p in detector.parameters()) / 1e6,
               "crop_net_parameters_m": sum(p.numel() for p in pose_net.parameters()) / 1e6}
     for one_by_one in (False, True) if settings.topdown_sequential else (False,):
-        for scene in make_scenes(settings):
+        for scene in scenes:
             boxes = torch.as_tensor(person_boxes(scene, settings.crop_size), dtype=torch.float32, device=device)
             stages = [("preprocess", lambda s: upload_image(s.image, device)),
                       ("detector", detect),
