@@ -63,7 +63,7 @@ def main() -> None:
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for preset in PRESETS:
         curves = record[preset]["loss_curves"]
-        for axis, tag in zip(axes, ("loss/total", "loss/heatmap")):
+        for axis, tag in zip(axes, ("loss/total", "loss/root_depth")):
             if tag in curves:
                 axis.plot(*zip(*curves[tag]), marker=".", label=preset)
                 axis.set_title(tag)
