@@ -10,6 +10,7 @@ import yaml
 
 from drm_core.codec import CodecConfig
 from drm_core.data.augment import AugmentConfig
+from drm_core.data.photometric import PhotometricConfig
 from drm_core.data.registry import DatasetSpec
 from drm_core.losses import LossWeights
 from drm_core.model import ModelConfig
@@ -26,6 +27,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig.small)
     codec: CodecConfig = field(default_factory=CodecConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    photometric: PhotometricConfig | None = None  # real-frame pixel changes (drm_core/data/photometric.py); off when None
     loss: LossWeights = field(default_factory=LossWeights)
     epochs: int = 1
     batch_size: int = 4
@@ -91,6 +93,8 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
             kwargs[key] = _build(cls, data.pop(key) or {}, key)
     if "augment" in data:
         kwargs["augment"] = _build(AugmentConfig, data.pop("augment"), "augment")
+    if "photometric" in data:
+        kwargs["photometric"] = _build(PhotometricConfig, data.pop("photometric") or {}, "photometric")
     unknown = sorted(set(data) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
         raise ValueError(f"unknown config keys {unknown}")

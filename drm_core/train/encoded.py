@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from drm_core.camera import Letterbox
 from drm_core.codec import DRMCodec
 from drm_core.data.augment import AugmentConfig, augment
+from drm_core.data.photometric import PhotometricConfig, photometric
 from drm_core.types import Sample
 
 
@@ -31,8 +32,9 @@ class EncodedDataset(Dataset):
     """
 
     def __init__(self, samples: Dataset, codec: DRMCodec, augment_config: AugmentConfig | None, seed: int = 0,
-                 drop_3d: bool = False):
+                 drop_3d: bool = False, photometric_config: PhotometricConfig | None = None):
         self.samples, self.codec, self.augment_config = samples, codec, augment_config
+        self.photometric_config = photometric_config
         self.seed, self.drop_3d, self.epoch = seed, drop_3d, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -47,5 +49,8 @@ class EncodedDataset(Dataset):
             sample = dataclasses.replace(sample, joints_3d_m=None)
         if self.augment_config is not None:
             sample = augment(sample, np.random.default_rng([self.seed, self.epoch, index]), self.augment_config)
+        if self.photometric_config is not None:  # after the geometry, so occluders land where people now are
+            sample = photometric(sample, np.random.default_rng([self.seed, self.epoch, index, 1]),
+                                 self.photometric_config)
         image, targets = encode_sample(sample, self.codec)
         return torch.from_numpy(image), {k: torch.from_numpy(v) for k, v in targets.items()}

@@ -77,7 +77,8 @@ def _device(requested: str, env: Distributed) -> torch.device:
 def build_loader(config: TrainConfig, codec: DRMCodec, env: Distributed) -> tuple[DataLoader, list[EncodedDataset]]:
     """The data loader of the experiment; with 2D datasets, every batch is half 2D-only (the paper's mixing)."""
     def encoded(specs, drop_3d):
-        return [EncodedDataset(open_dataset(s), codec, config.augment, config.seed, drop_3d) for s in specs]
+        return [EncodedDataset(open_dataset(s), codec, config.augment, config.seed, drop_3d, config.photometric)
+                for s in specs]
 
     parts_2d, parts_3d = encoded(config.datasets_2d, True), encoded(config.datasets_3d, False)
     parts = parts_2d + parts_3d

@@ -104,6 +104,22 @@ def test_mixed_batches_carry_no_3d_for_the_2d_half(tmp_path):
         assert float(targets[key].sum()) == 0.0, key
 
 
+def test_photometric_config_changes_the_pixels_of_training_samples_only(tmp_path):
+    from drm_core.data.photometric import PhotometricConfig
+    from drm_core.data.registry import open_dataset
+    config = _config(tmp_path)
+    codec = DRMCodec(config.codec)
+    samples = open_dataset(config.datasets_3d[0])
+    plain = EncodedDataset(samples, codec, None)
+    noisy = EncodedDataset(samples, codec, None, photometric_config=dataclasses.replace(
+        PhotometricConfig.off(), noise_prob=1.0, occluder_prob=0.0))
+    (image_a, targets_a), (image_b, targets_b) = plain[0], noisy[0]
+    assert not torch.equal(image_a, image_b)
+    assert torch.equal(targets_a["offsets"], targets_b["offsets"])
+    loaded = load_config(ROOT / "experiments" / "real_mix_effnet.yaml")
+    assert loaded.photometric == PhotometricConfig()
+
+
 def test_schedule_warms_up_then_decays_to_zero():
     f = warmup_linear_decay(10, 110)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
