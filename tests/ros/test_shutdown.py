@@ -108,3 +108,19 @@ def test_the_demo_stops_cleanly_on_ctrl_c_with_its_children(tmp_path):
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_ros2_run_entry_point_stops_cleanly_while_still_importing(tmp_path, sig):
+    """`ros2 run drm_ros drm_node` runs bin/drm_node: a signal in its first moments (rclpy and torch still being
+    imported, before main() runs) must end it quietly too."""
+    log = tmp_path / "node.log"
+    node = subprocess.Popen([sys.executable, str(ROOT / "bin" / "drm_node"), "--ros-args", "-p", "device:=cpu"],
+                            cwd=ROOT, env=make_ros_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.3)
+        node.send_signal(sig)
+        _assert_clean(node, log, f"bin/drm_node, {sig.name} at 0.3 s")
+    finally:
+        if node.poll() is None:
+            node.kill()
