@@ -4,8 +4,8 @@ presets (small: HRNet-W18-small-v2; small_effnet: EfficientNet-Lite0 + FPN neck)
 Usage: python scripts/model_stats.py [--latency] [--json benchmarks/results/model_stats.json]
 FLOPs count multiply and add as two (FlopCounterMode's convention) for one image; deform_conv2d is counted
 as the 3x3 convolution it computes (its bilinear sampling is left out). --latency adds the median time of one
-1x3xHxW forward pass of the CPU presets in torch and in onnxruntime (the node's engine), measured back to back
-in the same run so their ratio holds on a loaded machine; random weights (the time does not depend on them).
+1x3xHxW forward pass of the CPU presets in torch and in onnxruntime (the node's engine), the presets interleaved
+engine by engine in the same run so their ratio holds on a loaded machine; random weights (the time does not depend on them).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -57,30 +58,44 @@ def stats(config: ModelConfig, height: int, width: int) -> tuple[int, int, int]:
     return params, backbone, counter.get_total_flops()
 
 
-def _median_ms(run, repeats: int) -> float:
-    run()  # warm-up (allocations, onnxruntime's first-run planning)
-    times = []
+def interleaved_medians_ms(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of each callable, run in turn (a, b, a, b, ...) so load bursts hit all of them alike."""
+    for run in runs.values():
+        run()  # warm-up (allocations, onnxruntime's first-run planning)
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * float(np.median(t)) for name, t in times.items()}
 
 
-def latency(config: ModelConfig, height: int, width: int, repeats: int) -> dict[str, float]:
-    """Median ms of one forward pass in torch (no_grad) and in onnxruntime (CPU provider)."""
+def latency(configs: dict[str, ModelConfig], height: int, width: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms of one forward pass of each config in torch (no_grad) and in onnxruntime (CPU provider)."""
     import onnxruntime as ort
 
-    model = _random_model(config)
     image = torch.rand(1, 3, height, width)
-    with torch.no_grad():
-        torch_ms = _median_ms(lambda: model(image), repeats)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(model, CodecConfig(input_height=height, input_width=width), Path(tmp) / "m.onnx")
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {"image": image.numpy()}
-    ort_ms = _median_ms(lambda: session.run(None, feed), repeats)
-    return {"torch_ms": torch_ms, "onnxruntime_ms": ort_ms}
+    runs: dict[str, Callable[[], object]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config in configs.items():
+            model = _random_model(config)
+            path = export_onnx(model, CodecConfig(input_height=height, input_width=width), Path(tmp) / f"{name}.onnx")
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            runs[f"{name}/torch_ms"] = lambda model=model: model(image)
+            runs[f"{name}/onnxruntime_ms"] = lambda session=session: session.run(None, feed)
+        # One engine at a time: onnxruntime's idle threads spin after each run and would slow torch down.
+        medians = {}
+        for engine in ("torch_ms", "onnxruntime_ms"):
+            with torch.no_grad():
+                medians.update(interleaved_medians_ms({k: v for k, v in runs.items() if k.endswith(engine)},
+                                                      repeats))
+    result: dict[str, dict[str, float]] = {name: {} for name in configs}
+    for key, value in medians.items():
+        name, engine = key.split("/")
+        result[name][engine] = value
+    return result
 
 
 def main() -> None:
@@ -99,7 +114,7 @@ def main() -> None:
     if args.latency:
         print(f"CPU latency, median of {args.repeats}, {torch.get_num_threads()} torch threads:")
         for height, width in LATENCY_SIZES:
-            times = {name: latency(config, height, width, args.repeats) for name, config in CPU_PRESETS.items()}
+            times = latency(CPU_PRESETS, height, width, args.repeats)
             for name, t in times.items():
                 print(f"  {name:12s} {width}x{height}: torch {t['torch_ms']:.1f} ms, onnxruntime "
                       f"{t['onnxruntime_ms']:.1f} ms")
