@@ -2,6 +2,8 @@
 and DistributedDataParallel when started by torchrun (one process per GPU)."""
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import math
 import os
@@ -112,7 +114,10 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
     dev = _device(device, env)
     torch.manual_seed(config.seed + env.rank)
     codec = DRMCodec(config.codec)
-    model = build_model(config.model).to(dev)
+    # Weights that come from a checkpoint make ImageNet weights pointless (and they need a package or a file).
+    from_checkpoint = resume is not None or bool(config.init_from)
+    model_config = dataclasses.replace(config.model, pretrained=config.model.pretrained and not from_checkpoint)
+    model = build_model(model_config).to(dev)
     loader, parts = build_loader(config, codec, env)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * config.epochs
