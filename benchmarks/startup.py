@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import rclpy
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 
+from benchmarks.record import write_record
 from benchmarks.soak import rss_mb
 from drm_ros.demo import stop_processes
 from drm_ros.msg import PoseArray3D
@@ -90,12 +90,7 @@ def main() -> int:
     finally:
         stop_processes([camera])
         rclpy.try_shutdown()
-    record = {"command": " ".join(sys.argv), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "load_average_at_end": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "camera": "drm_ros.camera_sim 640x480 rgb8, 10 Hz, reliable", "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_record(args.out, results, camera="drm_ros.camera_sim 640x480 rgb8, 10 Hz, reliable")
     return 0
 
 

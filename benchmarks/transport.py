@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.record import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 MATCH_TIMEOUT_S = 180.0  # a first node start may export the model to ONNX
@@ -147,12 +148,7 @@ def main() -> int:
                                           f"(received {r['node_received']}/{r['sent']})")
             print(f"{args.width}x{args.height} rgb8, {reliability} publisher at {r['publish_rate_hz']:.1f} of "
                   f"{args.rate:g} Hz for {r['publish_seconds']:.0f} s, inference {mode}: {what}", flush=True)
-    record = {"command": " ".join(sys.argv), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "load_average_at_end": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "dds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""), "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_record(args.out, results, dds_profile=os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""))
     return 0
 
 
