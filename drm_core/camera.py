@@ -154,10 +154,19 @@ class Letterbox:
         A = np.vstack([self.matrix, [0.0, 0.0, 1.0]])
         return A @ np.asarray(K, dtype=np.float64)
 
+    @property
+    def blur_sigma(self) -> float:
+        """Gaussian pre-blur (source px) before the bilinear warp, which does not anti-alias a shrink.
+
+        Continuous in the scale (0 at 1:1), so training crops and camera frames shrunk by slightly different
+        factors are filtered alike (issue 10: a threshold at 0.5 blurred validation-sized images only).
+        """
+        return 0.5 / self.scale - 0.5 if self.scale < 0.9 else 0.0
+
     def warp(self, image: np.ndarray, pad_value: int = 128) -> np.ndarray:
         """Resize and pad an HxWxC image to the network input, exactly along `matrix`."""
-        if self.scale < 0.5:  # warpAffine does not anti-alias: blur first when shrinking a lot
-            image = cv2.GaussianBlur(image, (0, 0), sigmaX=0.5 / self.scale - 0.5)
+        if self.blur_sigma > 0:
+            image = cv2.GaussianBlur(image, (0, 0), sigmaX=self.blur_sigma)
         return cv2.warpAffine(image, self.matrix, (self.input_width, self.input_height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(pad_value,) * 3)
 

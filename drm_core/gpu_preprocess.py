@@ -2,7 +2,7 @@
 against 5.1 MB for the float input at 832x512) and the float network input is made where the network runs.
 
 The geometry is exactly camera.Letterbox's (the same affine map as Letterbox.warp, OpenCV's warpAffine with
-bilinear taps and a grey border, and its Gaussian pre-blur when shrinking below half size). OpenCV quantises
+bilinear taps and a grey border, and its Gaussian pre-blur when shrinking). OpenCV quantises
 sub-pixel positions to 1/32 px and rounds the blur to uint8, this does neither: the two differ by a few grey
 levels at sharp edges (tests/core/test_cuda_parity.py states the bound).
 """
@@ -59,8 +59,8 @@ def letterbox_on_device(image_rgb: np.ndarray, letterbox: Letterbox, device: str
     on the device from one upload of the uint8 image."""
     image = upload_image(image_rgb, device)
     height, width = image.shape[-2:]
-    if letterbox.scale < 0.5:  # as Letterbox.warp: bilinear taps do not anti-alias a strong shrink
-        image = gaussian_blur(image, 0.5 / letterbox.scale - 0.5)
+    if letterbox.blur_sigma > 0:  # as Letterbox.warp: bilinear taps do not anti-alias a shrink
+        image = gaussian_blur(image, letterbox.blur_sigma)
     grid = sampling_grid(letterbox, width, height, image.device)
     # Taps outside the image read the grey border: sample (image - grey) with zero padding, then add grey back.
     warped = F.grid_sample(image - PAD_VALUE, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -81,3 +81,16 @@ def test_letterbox_warp_puts_a_marked_pixel_where_the_affine_says():
     centre = lb.to_input(np.array([204.5, 104.5]))
     assert abs(xs.mean() - centre[0]) < 0.6 and abs(ys.mean() - centre[1]) < 0.6
     assert warped[0, 0, 0] == 128  # padding is mid-grey
+
+
+def test_letterbox_anti_aliases_every_real_shrink_alike():
+    """Training crops (shrunk ~0.6x) and camera frames (~0.3x) both get a pre-blur that grows smoothly with the
+    shrink, so the network sees one filter (a threshold at 0.5 once blurred only validation-sized images)."""
+    sigma = {s: Letterbox.fit(round(640 / s), round(400 / s), 640, 400).blur_sigma for s in (1.0, 0.6, 0.51, 0.49, 0.3)}
+    assert sigma[1.0] == 0.0 and sigma[0.6] > 0.2
+    assert abs(sigma[0.51] - sigma[0.49]) < 0.05 and sigma[0.3] > sigma[0.49]
+    stripes = np.zeros((640, 960, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-pixel stripes alias into a false pattern without the blur
+    lb = Letterbox.fit(960, 640, 384, 256)  # 0.4x
+    plain = cv2.warpAffine(stripes, lb.matrix, (lb.input_width, lb.input_height), flags=cv2.INTER_LINEAR)
+    assert lb.warp(stripes)[10:-10, 10:-10].std() < 0.5 * plain[10:-10, 10:-10].std()
