@@ -20,8 +20,9 @@ from drm_core.types import Poses3D
 
 log = logging.getLogger(__name__)
 
-# The small model trained on synthetic scenes, shipped with the package (see drm_core/assets/README.md).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "drm_small_synthetic.pt"
+# The small model (EfficientNet-Lite0, synthetic + pseudo-labelled real frames) shipped with the package (see
+# drm_core/assets/README.md).
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "drm_small_effnet_real.pt"
 ENGINES = ("auto", "torch", "onnxruntime")
 
 

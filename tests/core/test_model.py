@@ -154,9 +154,12 @@ def test_pretrained_weights_unavailable_fall_back_to_random_with_a_warning(monke
     assert "hrnet_w18_small_v2" in caplog.text and "random" in caplog.text
 
 
-def test_the_shipped_checkpoint_keeps_decoding_with_its_own_depth_scale():
-    # Issue 10 changed the default f0 (1000 -> 100 px); the shipped weights learnt 1000 and their checkpoint says so.
-    from drm_core.checkpoint import configs_from_checkpoint, load_checkpoint
-    from drm_core.predictor import DEFAULT_MODEL_PATH
-    _, codec = configs_from_checkpoint(load_checkpoint(DEFAULT_MODEL_PATH), DEFAULT_MODEL_PATH)
+def test_an_older_checkpoint_keeps_decoding_with_its_own_depth_scale(tmp_path):
+    # Issue 10 changed the default f0 (1000 -> 100 px); weights that learnt 1000 carry it in their checkpoint.
+    from drm_core.checkpoint import configs_from_checkpoint, load_checkpoint, save_checkpoint
+    from drm_core.predictor import load_predictor
+    path = save_checkpoint(tmp_path / "old.pt", build_model(ModelConfig.small()),
+                           CodecConfig(input_width=128, input_height=96, reference_focal_px=1000.0))
+    _, codec = configs_from_checkpoint(load_checkpoint(path), path)
     assert codec.reference_focal_px == 1000.0 != CodecConfig().reference_focal_px
+    assert load_predictor(path, engine="torch", device="cpu").codec.config.reference_focal_px == 1000.0
