@@ -31,6 +31,10 @@ LOOSE_3D = 0.04  # ... and within this fraction of the joint's depth
 TIGHT_2D_PX = 1.5  # most people (TIGHT_SHARE): within 1.5 source px of the 640x480 camera (a map cell: 12 px)
 TIGHT_3D = 0.01  # ... and 1 % of the depth
 TIGHT_SHARE = 0.8
+# bf16 keeps 8 bits of mantissa: offsets of ~20 map px and depths move by ~0.5 %, so its tight bounds are wider
+# (measured with the shipped model on the CPU: 0.6-1.9 px, 0.3-1.9 %).
+BF16_TIGHT_2D_PX, BF16_TIGHT_3D = 3.0, 0.025
+LOOSE_SHARE = 0.9
 SCORE_TOLERANCE = 0.03  # measured: 0.002 (fp16), 0.019 (bf16)
 # Pixel differences of the device letterbox to OpenCV's: OpenCV rounds to uint8 and quantises sub-pixel
 # positions to 1/32 px (measured: at most 1.4 grey levels, 0.16-0.29 on average).
@@ -50,13 +54,15 @@ def cpu_predictor():
     return load_predictor(None, "torch", "cpu")
 
 
-def _person_errors(reference: Poses3D, other: Poses3D) -> list[tuple[float, float, float, float]]:
-    """Per reference person (matched to the other side's nearest root pixel): the largest 2D joint error in px
-    and as a fraction of its box diagonal, the largest 3D joint error as a fraction of the joint's depth, and
-    the score difference."""
-    assert len(reference) == len(other) > 0, f"{len(reference)} people on the CPU, {len(other)} on the device"
+def _person_errors(reference: Poses3D, other: Poses3D, threshold: float) -> list[tuple[float, float, float, float]]:
+    """Per confident reference person (matched to the other side's nearest root pixel): the largest 2D joint error
+    in px and as a fraction of its box diagonal, the largest 3D joint error as a fraction of the joint's depth, and
+    the score difference. A person within SCORE_TOLERANCE of the threshold may be kept by one precision only."""
+    sure = reference.scores >= threshold + SCORE_TOLERANCE
+    assert sure.any() and len(other) > 0, f"{len(reference)} people on the CPU, {len(other)} on the device"
+    assert (other.scores >= threshold + SCORE_TOLERANCE).sum() <= len(reference), "confident people added"
     errors = []
-    for i in range(len(reference)):
+    for i in np.flatnonzero(sure):
         j = int(np.argmin(np.linalg.norm(other.joints_uv_px[:, 2] - reference.joints_uv_px[i, 2], axis=-1)))
         uv = reference.joints_uv_px[i]
         error_px = np.linalg.norm(other.joints_uv_px[j] - uv, axis=-1).max()
@@ -67,13 +73,17 @@ def _person_errors(reference: Poses3D, other: Poses3D) -> list[tuple[float, floa
     return errors
 
 
-def _assert_same_poses(cpu_predictor: Predictor, device_predictor: Predictor, samples: list) -> None:
+def _assert_same_poses(cpu_predictor: Predictor, device_predictor: Predictor, samples: list,
+                       tight_px: float = TIGHT_2D_PX, tight_3d: float = TIGHT_3D) -> None:
+    threshold = cpu_predictor.codec.config.center_threshold
     errors = np.array([e for s in samples for e in _person_errors(cpu_predictor.predict(s.image, s.camera),
-                                                                  device_predictor.predict(s.image, s.camera))])
+                                                                  device_predictor.predict(s.image, s.camera),
+                                                                  threshold)])
     px, fraction_2d, fraction_3d, score = errors.T
-    assert fraction_2d.max() <= LOOSE_2D and fraction_3d.max() <= LOOSE_3D, errors
-    assert np.mean((px <= TIGHT_2D_PX) & (fraction_3d <= TIGHT_3D)) >= TIGHT_SHARE, errors
-    assert score.max() <= SCORE_TOLERANCE, errors
+    # Near-equal neighbouring peaks (a duplicate pair) can swap with the precision: nearly everyone, not everyone.
+    assert np.mean((fraction_2d <= LOOSE_2D) & (fraction_3d <= LOOSE_3D)) >= LOOSE_SHARE, errors
+    assert np.mean((px <= tight_px) & (fraction_3d <= tight_3d)) >= TIGHT_SHARE, errors
+    assert score[fraction_2d <= LOOSE_2D].max() <= SCORE_TOLERANCE, errors  # the same person on both sides
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
@@ -92,7 +102,7 @@ def test_device_letterbox_matches_opencv(device, size):
 
 def test_device_letterbox_and_bf16_on_the_cpu_give_the_cpu_poses(scenes, cpu_predictor):
     engine = TorchEngine(cpu_predictor.engine.model, "cpu", "bf16", preprocess_on_device=True)
-    _assert_same_poses(cpu_predictor, Predictor(engine, cpu_predictor.codec), scenes)
+    _assert_same_poses(cpu_predictor, Predictor(engine, cpu_predictor.codec), scenes, BF16_TIGHT_2D_PX, BF16_TIGHT_3D)
 
 
 @CUDA
@@ -107,7 +117,9 @@ def test_the_node_cuda_path_gives_the_cpu_poses(scenes, cpu_predictor):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cuda_fp32_and_bf16_give_the_cpu_poses(scenes, cpu_predictor, precision):
     model = load_predictor(None, "torch", "cpu").engine.model  # a copy: the engine moves its model to the GPU
-    _assert_same_poses(cpu_predictor, Predictor(TorchEngine(model, "cuda", precision), cpu_predictor.codec), scenes)
+    bounds = (BF16_TIGHT_2D_PX, BF16_TIGHT_3D) if precision == "bf16" else (TIGHT_2D_PX, TIGHT_3D)
+    _assert_same_poses(cpu_predictor, Predictor(TorchEngine(model, "cuda", precision), cpu_predictor.codec), scenes,
+                       *bounds)
 
 
 class _HostRoundTrips(TorchDispatchMode):
