@@ -95,7 +95,8 @@ class DRMNode(Node):
         self.get_logger().info(f"loading the model ({p.model_path or 'the shipped one'}, engine {p.engine}, "
                                f"device {p.device})")
         self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size,
-                                        p.score_threshold, p.max_people)
+                                        p.score_threshold or None, p.max_people)
+        self._model_threshold = self.predictor.codec.config.center_threshold  # score_threshold 0 returns to it
         engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider
         self._device = getattr(engine, "device", "cpu" if "CPU" in engine.description else "cuda")
         self.intrinsics = IntrinsicsStore(p.use_rectified, p.fallback)
@@ -155,7 +156,7 @@ class DRMNode(Node):
             values[change.name] = change.value
         params = NodeParams(**values)
         if (params.score_threshold, params.max_people) != (self.params.score_threshold, self.params.max_people):
-            self.predictor.set_decoding(params.score_threshold, params.max_people)
+            self.predictor.set_decoding(params.score_threshold or self._model_threshold, params.max_people)
         self._marker_options = self._markers_from(params)
         self.params = params
         return SetParametersResult(successful=True)

@@ -28,7 +28,8 @@ class NodeParams:
     device: str = _p("auto", "auto, cuda or cpu; without a GPU, auto and cuda run on the CPU (one warning)")
     input_width: int = _p(0, "network input width, a positive multiple of 32; 0: the model's own")
     input_height: int = _p(0, "network input height, a positive multiple of 32; 0: the model's own")
-    score_threshold: float = _p(0.1, "minimum person score, in [0, 1]", dynamic=True)
+    score_threshold: float = _p(0.0, "minimum person score, in [0, 1]; 0: the model's own (stored in its checkpoint)",
+                                 dynamic=True)
     max_people: int = _p(20, "most people published per image, 1..100", dynamic=True)
     image_topic: str = _p("image", "input sensor_msgs/Image topic (with compressed: <image_topic>/compressed)")
     camera_info_topic: str = _p("camera_info", "sensor_msgs/CameraInfo of the images")
