@@ -17,10 +17,8 @@ from torch import nn
 from drm_core.checkpoint import CheckpointError, load_model
 from drm_core.codec import CodecConfig
 from drm_core.model import DRM
+from drm_core.onnx_format import CODEC_KEY, MODEL_KEY, OPSET, codec_config_of
 
-OPSET = 19  # DeformConv and GridSample are native from opset 19 and 16; see ENVIRONMENT.md
-CODEC_KEY = "drm_codec_config"
-MODEL_KEY = "drm_model_config"
 
 
 class _TupleOutputs(nn.Module):
@@ -67,10 +65,7 @@ def export_onnx(model: DRM, codec_config: CodecConfig, path: str | Path,
 def read_metadata(path: str | Path) -> tuple[CodecConfig, dict]:
     """The codec config and the model config dict stored in an exported file."""
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    missing = [k for k in (CODEC_KEY, MODEL_KEY) if k not in props]
-    if missing:
-        raise ValueError(f"{path}: not a DRM ONNX file, metadata {missing} missing")
-    return CodecConfig(**json.loads(props[CODEC_KEY])), json.loads(props[MODEL_KEY])
+    return codec_config_of(props, path), json.loads(props[MODEL_KEY])
 
 
 def main(argv: list[str] | None = None) -> int:

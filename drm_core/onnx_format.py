@@ -1,8 +1,7 @@
 """What a DRM ONNX file holds, readable without torch: the names and metadata keys drm_core.export writes.
 
-Repeated here (drm_core.export imports torch to write the file) so that running an exported model with
-onnxruntime never loads torch: that alone kept the node at ~900 MB resident. tests/core/test_onnx_format.py
-checks both files agree.
+They live here, not in drm_core.export (which imports torch to write the file), so that running an exported
+model with onnxruntime never loads torch: that alone kept the node at ~900 MB resident. The export imports them.
 """
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from drm_core.codec import CodecConfig
 
-OPSET = 19
+OPSET = 19  # DeformConv and GridSample are native from opset 19 and 16; see ENVIRONMENT.md
 CODEC_KEY = "drm_codec_config"
 MODEL_KEY = "drm_model_config"
 OUTPUT_NAMES = ("center", "offsets", "root_depth", "rel_depth", "root_to_center")  # drm_core.model.DRM's
