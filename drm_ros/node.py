@@ -140,9 +140,9 @@ class DRMNode(Node):
         p = self.params
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
                                             message_lost=self._on_message_lost)
-        self._image_reliable = p.image_qos == "reliable" or (p.image_qos == "auto" and reliable)
-        self.image_sub = self.create_subscription(self._image_type, self._image_topic, self._on_image,
-                                                  image_qos(p.image_qos, p.image_qos_depth, reliable),
+        qos = image_qos(p.image_qos, p.image_qos_depth, reliable)
+        self._image_reliable = qos.reliability == QoSReliabilityPolicy.RELIABLE
+        self.image_sub = self.create_subscription(self._image_type, self._image_topic, self._on_image, qos,
                                                   event_callbacks=events)
 
     # --- parameters ---------------------------------------------------------------------------------------
