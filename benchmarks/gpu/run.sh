@@ -4,6 +4,9 @@
 #   PHASES="env latency" bash benchmarks/gpu/run.sh OUT_DIR      only these phases
 #   BUDGET_S=180 (default): the phases together stop within this many seconds; a phase gets at most its own
 #   limit and what is left of the budget, the most important phases run first, and compile comes last.
+#   PACK_DIR=DIR: afterwards, the run's results in at most 6 files under DIR (results.json, summary.txt, the three
+#   plots, everything else in run.tar.gz), within what the device tool brings back (8 files, 16 MiB each):
+#   PACK_DIR=$OUT bash benchmarks/gpu/run.sh /tmp/gpu
 # A phase that fails or times out is recorded (OUT_DIR/<phase>.json, .rc, .log) and the next one runs;
 # OUT_DIR/summary.txt (also printed) ends with the issue's goals as PASS/FAIL lines. With --tiny (the CPU unit
 # test) all phases share one process: no CUDA context to poison there, and the imports are paid once.
@@ -54,3 +57,11 @@ else
 fi
 "$python" -m benchmarks.gpu report --out "$out" "${options[@]}"
 echo "[gpu-bench] all phases: $(( $(date +%s) - start )) s"
+if [ -n "${PACK_DIR:-}" ]; then
+  mkdir -p "$PACK_DIR" || exit 2
+  for f in results.json summary.txt latency_stages.png people_scaling.png short_training_loss.png; do
+    [ -f "$out/$f" ] && cp "$out/$f" "$PACK_DIR/"
+  done
+  tar czf "$PACK_DIR/run.tar.gz" -C "$(dirname "$out")" "$(basename "$out")" || exit 2
+  echo "[gpu-bench] packed into $PACK_DIR: $(ls "$PACK_DIR" | tr '\n' ' ')"
+fi
