@@ -2,7 +2,7 @@
 # The prepared GPU run: every phase of benchmarks/gpu in its own process with a time limit, then the report.
 #   bash benchmarks/gpu/run.sh OUT_DIR [--tiny] [options of `python -m benchmarks.gpu`, e.g. --repeats 50]
 #   PHASES="env latency" bash benchmarks/gpu/run.sh OUT_DIR      only these phases
-#   BUDGET_S=180 (default): the phases together stop within this many seconds; a phase gets at most its own
+#   BUDGET_S=300 (default): the phases together stop within this many seconds; a phase gets at most its own
 #   limit and what is left of the budget, the most important phases run first, and compile comes last.
 #   PACK_DIR=DIR: afterwards, the run's results in at most 6 files under DIR (results.json, summary.txt, the three
 #   plots, everything else in run.tar.gz), within what the device tool brings back (8 files, 16 MiB each):
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 2
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-$(command -v python || command -v python3)}
 phases=${PHASES:-env tests latency cudagraph topdown training compile}
-budget=${BUDGET_S:-180}
+budget=${BUDGET_S:-300}
 options=("$@")
 tiny=0
 for arg in "$@"; do [ "$arg" = --tiny ] && tiny=1; done
