@@ -33,13 +33,7 @@ if [ "$(cat install/.drm-build 2>/dev/null)" != "$build_stamp" ]; then
     || { tail -40 build/colcon.log; echo "[setup] colcon build failed; full log: build/colcon.log" >&2; exit 1; }
   echo "$build_stamp" > install/.drm-build
 fi
-# onnxruntime-gpu (the GPU extra, requirements-gpu.txt) replaces the CPU build where an NVIDIA GPU answers; the two
-# share one module name, so only one can be installed. Not verified on a GPU machine here (none runs this set-up).
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \
-    && ! .venv/bin/pip show onnxruntime-gpu >/dev/null 2>&1; then
-  echo "[setup] NVIDIA GPU found: onnxruntime-gpu instead of onnxruntime"
-  .venv/bin/pip uninstall -y -q onnxruntime && .venv/bin/pip install --disable-pip-version-check -q -r requirements-gpu.txt
-fi
+bash scripts/gpu_extra.sh .venv  # onnxruntime-gpu where an NVIDIA GPU answers
 # The shipped model's ONNX export (about 25 s once) into the cache now, so the first start of the node is quick.
 mkdir -p build
 # shellcheck source=/dev/null
