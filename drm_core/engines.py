@@ -107,15 +107,27 @@ class TorchEngine:
 
 
 class OnnxEngine:
-    """An exported DRM (drm_core.export) in onnxruntime: CUDA or TensorRT providers when present, else CPU.
-    `metadata`: the file's metadata (drm_core.onnx_format), as onnxruntime read it with the model."""
+    """An exported DRM (drm_core.export) in onnxruntime: the CUDA provider (onnxruntime-gpu) when asked for and
+    present, else CPU. `metadata`: the file's metadata (drm_core.onnx_format), as onnxruntime read it with the model.
+
+    TensorRT is not asked for: the wheel does not bring its libraries (asking prints an error banner and falls
+    back), and it builds its engine for minutes at the first start."""
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         import onnxruntime as ort  # imported here: torch-only users need not load it
 
         available = ort.get_available_providers()
-        wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider"] if device == "cuda" else []
-        providers = [p for p in wanted if p in available] + ["CPUExecutionProvider"]
+        wanted = ["CUDAExecutionProvider"] if device == "cuda" else []
+        wanted = [p for p in wanted if p in available]
+        if wanted and hasattr(ort, "preload_dlls"):
+            # The CUDA 13 / cuDNN 9 libraries come as pip packages (torch's own dependencies, nvidia-*), which the
+            # CUDA provider does not find by itself unless torch was imported first (checked on a scratch venv:
+            # "libcublasLt.so.13: cannot open" without this; with it only the driver, absent there, was missing).
+            try:
+                ort.preload_dlls()
+            except OSError:  # best effort: the provider's own error then says what is missing
+                pass
+        providers = wanted + ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(path), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -125,9 +137,14 @@ class OnnxEngine:
             raise ValueError(f"{path}: ONNX outputs {self.output_names} lack {sorted(missing)}")
         used = self.session.get_providers()[0].replace("ExecutionProvider", "")
         self.description = f"onnxruntime {used}"
-        self.warnings = tuple(
-            [f"onnxruntime has no GPU provider here ({available}); running on the CPU"]
-            if device == "cuda" and used == "CPU" else [])
+        if device != "cuda" or used != "CPU":
+            self.warnings: tuple[str, ...] = ()
+        elif wanted:
+            self.warnings = ("onnxruntime's CUDA provider did not start (it needs an NVIDIA driver, CUDA 13 and cuDNN 9; "
+                             "onnxruntime's log above says what was missing); running on the CPU",)
+        else:
+            self.warnings = (f"onnxruntime has no GPU provider here ({available}: the CPU build; "
+                             f"requirements-gpu.txt has the CUDA one); running on the CPU",)
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, {self.input_name: batch})

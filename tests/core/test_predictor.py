@@ -8,6 +8,7 @@ import torch
 from drm_core.camera import Camera, Letterbox
 from drm_core.checkpoint import CheckpointError, save_checkpoint
 from drm_core.codec import CodecConfig, DRMCodec
+from drm_core.engines import OnnxEngine
 from drm_core.model import ModelConfig, build_model
 from drm_core.onnx_cache import cached_onnx_path
 from drm_core.predictor import InvalidImageError, Predictor, load_predictor, resolve_engine
@@ -92,6 +93,17 @@ def test_cuda_request_without_gpu_falls_back_with_one_warning(small_checkpoint):
     predictor = load_predictor(small_checkpoint, "torch", device="cuda")
     assert len(predictor.warnings) == 1 and "CPU" in predictor.warnings[0]
     assert "cpu" in predictor.description
+
+
+def test_onnxruntime_cuda_request_on_the_cpu_build_says_which_build_to_install(small_checkpoint):
+    import onnxruntime as ort
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("onnxruntime's CUDA build is installed here")
+    # OnnxEngine itself: load_predictor turns device cuda into cpu first where torch sees no GPU.
+    load_predictor(small_checkpoint, "onnxruntime", device="cpu")  # fills the ONNX cache
+    engine = OnnxEngine(cached_onnx_path(small_checkpoint, (256, 160)), "cuda")
+    assert engine.description == "onnxruntime CPU"
+    assert len(engine.warnings) == 1 and "requirements-gpu.txt" in engine.warnings[0], engine.warnings
 
 
 def test_missing_and_corrupt_models_raise_checkpoint_error_naming_the_path(tmp_path, small_checkpoint):
