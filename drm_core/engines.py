@@ -117,9 +117,8 @@ class OnnxEngine:
         import onnxruntime as ort  # imported here: torch-only users need not load it
 
         available = ort.get_available_providers()
-        wanted = ["CUDAExecutionProvider"] if device == "cuda" else []
-        wanted = [p for p in wanted if p in available]
-        if wanted and hasattr(ort, "preload_dlls"):
+        cuda = device == "cuda" and "CUDAExecutionProvider" in available
+        if cuda and hasattr(ort, "preload_dlls"):
             # The CUDA 13 / cuDNN 9 libraries come as pip packages (torch's own dependencies, nvidia-*), which the
             # CUDA provider does not find by itself unless torch was imported first (checked on a scratch venv:
             # "libcublasLt.so.13: cannot open" without this; with it only the driver, absent there, was missing).
@@ -127,7 +126,7 @@ class OnnxEngine:
                 ort.preload_dlls()
             except OSError:  # best effort: the provider's own error then says what is missing
                 pass
-        providers = wanted + ["CPUExecutionProvider"]
+        providers = (["CUDAExecutionProvider"] if cuda else []) + ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(path), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -139,7 +138,7 @@ class OnnxEngine:
         self.description = f"onnxruntime {used}"
         if device != "cuda" or used != "CPU":
             self.warnings: tuple[str, ...] = ()
-        elif wanted:
+        elif cuda:
             self.warnings = ("onnxruntime's CUDA provider did not start (it needs an NVIDIA driver, CUDA 13 and cuDNN 9; "
                              "onnxruntime's log above says what was missing); running on the CPU",)
         else:

@@ -59,9 +59,7 @@ fi
 echo "[gpu-bench] all phases: $(( $(date +%s) - start )) s"
 if [ -n "${PACK_DIR:-}" ]; then
   mkdir -p "$PACK_DIR" || exit 2
-  for f in results.json summary.txt latency_stages.png people_scaling.png short_training_loss.png; do
-    [ -f "$out/$f" ] && cp "$out/$f" "$PACK_DIR/"
-  done
+  cp "$out/results.json" "$out/summary.txt" "$out"/*.png "$PACK_DIR/" 2>/dev/null  # the report's outputs, as far as written
   tar czf "$PACK_DIR/run.tar.gz" -C "$(dirname "$out")" "$(basename "$out")" || exit 2
   echo "[gpu-bench] packed into $PACK_DIR: $(ls "$PACK_DIR" | tr '\n' ' ')"
 fi

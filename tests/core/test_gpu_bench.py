@@ -20,10 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_CUDA = "skipped: no CUDA"
 
 
+def packed_dir(out: Path) -> Path:
+    """Where the tiny run packs its results (PACK_DIR), beside its output folder."""
+    return out.parent / f"{out.name}_packed"
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("gpu_bench")
-    env = {**os.environ, "PYTHON": sys.executable, "PACK_DIR": str(out.parent / f"{out.name}_packed")}
+    env = {**os.environ, "PYTHON": sys.executable, "PACK_DIR": str(packed_dir(out))}
     done = subprocess.run(["bash", "benchmarks/gpu/run.sh", str(out), "--tiny", "--device", "cpu", "--test-paths",
                            "tests/core/test_cuda_parity.py::test_device_letterbox_matches_opencv"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -47,14 +52,13 @@ def test_every_phase_runs_in_tiny_mode_and_the_results_are_written(tiny_run):
 def test_the_packed_results_fit_what_the_device_tool_brings_back(tiny_run):
     """The device tool returns at most 8 files of at most 16 MiB, named in letters, digits, '.', '_' and '-'."""
     out, _ = tiny_run
-    packed = sorted(out.parent.joinpath(f"{out.name}_packed").iterdir())
+    packed = sorted(packed_dir(out).iterdir())
     assert 1 <= len(packed) <= 8, packed
     for path in packed:
         assert re.fullmatch(r"[A-Za-z0-9._-]+", path.name) and path.is_file(), path
         assert path.stat().st_size <= 16 * 2 ** 20, path
-    folder = packed[0].parent
-    assert json.loads((folder / "results.json").read_text()) == json.loads((out / "results.json").read_text())
-    with tarfile.open(folder / "run.tar.gz") as archive:
+    assert json.loads((packed_dir(out) / "results.json").read_text()) == json.loads((out / "results.json").read_text())
+    with tarfile.open(packed_dir(out) / "run.tar.gz") as archive:
         names = {Path(name).name for name in archive.getnames()}
     assert {"latency.json", "env.json", "cuda_tests.xml", "summary.txt"} <= names, names
 
