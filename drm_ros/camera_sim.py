@@ -26,7 +26,7 @@ from drm_core.camera import Camera
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.types import Sample
 from drm_ros.conversions import WRITABLE_ENCODINGS, rgb_to_compressed, rgb_to_image
-from drm_ros.graceful_stop import GracefulStop, StopRequested
+from drm_ros.graceful_stop import GracefulStop, StopRequested, run_stoppable
 
 FRAME_ID = "camera_optical_frame"
 
@@ -96,11 +96,7 @@ class SyntheticCamera:
 
 def main(argv: list[str] | None = None) -> int:
     """Publish until --count frames are out or SIGINT/SIGTERM (exit 0 either way, at any moment)."""
-    stop = GracefulStop().install()
-    try:
-        return _run(argv, stop)
-    except StopRequested:  # while rendering or starting
-        return 0
+    return run_stoppable(_run, argv)
 
 
 def _run(argv: list[str] | None, stop: GracefulStop) -> int:

@@ -29,7 +29,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from drm_ros.conversions import image_to_rgb
-from drm_ros.graceful_stop import GracefulStop, StopRequested
+from drm_ros.graceful_stop import GracefulStop, run_stoppable
 from drm_ros.markers import colour_of
 from drm_ros.msg import PoseArray3D
 
@@ -108,11 +108,7 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    stop = GracefulStop().install()
-    try:
-        return _run(argv, stop)
-    except StopRequested:  # before the children started
-        return 0
+    return run_stoppable(_run, argv)
 
 
 def _run(argv: list[str] | None, stop: GracefulStop) -> int:

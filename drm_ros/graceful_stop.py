@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import time
 from types import FrameType
+from typing import Callable
 
 
 class StopRequested(BaseException):
@@ -57,6 +58,15 @@ class GracefulStop:
         end = time.monotonic() + seconds
         while not self.requested and (left := end - time.monotonic()) > 0:
             time.sleep(min(left, 0.1))
+
+
+def run_stoppable(run: Callable[[list[str] | None, GracefulStop], int], argv: list[str] | None) -> int:
+    """A process's main: install the handler, then `run(argv, stop)`; a stop while still starting exits 0."""
+    stop = GracefulStop().install()
+    try:
+        return run(argv, stop)
+    except StopRequested:
+        return 0
 
 
 def spin(executor, stop: GracefulStop, period_s: float = 0.1) -> None:
