@@ -11,20 +11,19 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from drm_core.predictor import load_predictor
-from drm_ros.camera_sim import SyntheticCamera
-from drm_ros.conversions import image_to_rgb
-from drm_ros.intrinsics import camera_from_info
-from drm_ros.markers import MarkerOptions, pose_markers
-from drm_ros.messages import poses_to_msg
+from drm_ros.sim.camera_sim import SyntheticCamera
+from drm_ros.frame.image_conversion import image_to_rgb
+from drm_ros.frame.intrinsics import camera_from_info
+from drm_ros.frame.markers import MarkerOptions, pose_markers
+from drm_ros.frame.pose_messages import poses_to_msg
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def median_ms(work: Callable[[], object], repeats: int) -> float:

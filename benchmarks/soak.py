@@ -24,10 +24,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.time import Time
 
-from drm_ros.demo import stop_processes
+from drm_ros.sim.demo import stop_processes
 from drm_ros.msg import PoseArray3D
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FIRST_RESULT_TIMEOUT_S = 180.0
 
 

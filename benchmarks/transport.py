@@ -3,7 +3,7 @@
 For each publisher reliability (best effort, reliable), a publisher process sends W x H rgb8 frames at RATE Hz
 for SECONDS, and
 - inference off: a subscriber process with the QoS the node's image_qos 'auto' settles to for that publisher
-  (drm_ros.node.image_qos, depth 1) counts the frames reaching its callback -> fraction delivered;
+  (drm_ros.live.pose_node.image_qos, depth 1) counts the frames reaching its callback -> fraction delivered;
 - inference on: the real node (`python -m drm_ros.node`, defaults, fallback intrinsics) -> PoseArray3D
   messages per second (its processed rate) and the frames its diagnostics counted as received.
 Both in the environment of scripts/env.sh (FASTDDS_DEFAULT_PROFILES_FILE = config/fastdds_large_images.xml in
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from benchmarks.record import write_record
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MATCH_TIMEOUT_S = 180.0  # a first node start may export the model to ONNX
 SETTLE_S = 3.0  # the node's 'auto' subscription follows a publisher's reliability within a second
 
@@ -71,7 +71,7 @@ def count(reliability: str, seconds: float, inference: bool) -> int:
     from sensor_msgs.msg import Image
 
     from drm_ros.msg import PoseArray3D
-    from drm_ros.node import image_qos
+    from drm_ros.live.pose_node import image_qos
 
     rclpy.init()
     node = rclpy.create_node("transport_counter")

@@ -12,7 +12,7 @@ import numpy as np
 
 from drm_core.camera import Camera, Letterbox, backproject, focal_of
 from drm_core.skeleton import MPI15, Skeleton
-from drm_core.types import Poses3D
+from drm_core.pose_types import Poses3D
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.engines import Engine, OnnxEngine, TorchEngine, resolve_device
 from drm_core.onnx_format import codec_config_of
 from drm_core.skeleton import MPI15, Skeleton
-from drm_core.types import Poses3D
+from drm_core.pose_types import Poses3D
 
 log = logging.getLogger(__name__)
 

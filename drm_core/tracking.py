@@ -20,7 +20,7 @@ import numpy as np
 
 from drm_core.skeleton import MPI15
 from drm_core.smoothing import OneEuroConfig, OneEuroFilter
-from drm_core.types import Poses3D
+from drm_core.pose_types import Poses3D
 
 try:  # optional: scipy is not a dependency of the project
     from scipy.optimize import linear_sum_assignment

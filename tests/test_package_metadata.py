@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 import tomllib
 import xml.etree.ElementTree as ET
-from pathlib import Path
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _package_xml() -> ET.Element:

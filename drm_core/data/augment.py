@@ -26,7 +26,7 @@ import numpy as np
 
 from drm_core.camera import Camera, undistort_pixels
 from drm_core.skeleton import MPI15
-from drm_core.types import OCCLUDED, Sample
+from drm_core.pose_types import OCCLUDED, Sample
 
 
 @dataclass

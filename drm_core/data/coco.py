@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from drm_core.data.errors import DatasetError, as_array, load_json, read_image_rgb, require
 from drm_core.data.muco import camera_from, intrinsic_matrix, map_to_mpi15
 from drm_core.skeleton import COCO17
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 
 @dataclass

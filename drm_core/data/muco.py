@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from drm_core.camera import Camera, InvalidCameraError
 from drm_core.data.errors import DatasetError, as_array, load_json, read_image_rgb, require
 from drm_core.skeleton import MUCO21, Skeleton, to_mpi15
-from drm_core.types import OCCLUDED, VISIBLE, Sample
+from drm_core.pose_types import OCCLUDED, VISIBLE, Sample
 
 
 @dataclass

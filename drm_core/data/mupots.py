@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from drm_core.data.errors import DatasetError, as_array, load_json, require
 from drm_core.data.muco import intrinsic_matrix, load_coco_style_3d, record_to_sample
 from drm_core.skeleton import MUPOTS17
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 _FRAME = re.compile(r"(\d+)\.\w+$")
 UNIV_KEY = "univ_annot3"

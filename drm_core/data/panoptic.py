@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from drm_core.data.errors import DatasetError, as_array, load_json, read_image_rgb, require
 from drm_core.data.muco import camera_from, intrinsic_matrix, map_to_mpi15
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 _SEQUENCE = re.compile(r"^\d{6}_([a-zA-Z]+?)\d*$")  # 160422_haggling1 -> haggling
 _CAMERA = re.compile(r"^\d{2}_\d{2}$")  # 00_16: HD camera 16

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from drm_core.types import OCCLUDED, Sample
+from drm_core.pose_types import OCCLUDED, Sample
 
 FILLS = ("colour", "noise", "texture")
 

@@ -1,4 +1,4 @@
-"""Real footage pseudo-labelled offline (drm_core.data.real_build) -> Samples in MPI15.
+"""Real footage pseudo-labelled offline (drm_core.real_data.build) -> Samples in MPI15.
 
 The build writes one COCO-keypoints json per split (real_train.json, real_val.json) beside an images/ folder.
 Beyond COCO's fields an image may carry `camera` {K (3x3), dist (k1, k2, p1, p2)} for calibrated footage
@@ -20,7 +20,7 @@ from drm_core.camera import Camera, InvalidCameraError
 from drm_core.data.errors import DatasetError, as_array, load_json, read_image_rgb, require
 from drm_core.data.muco import intrinsic_matrix, map_to_mpi15
 from drm_core.skeleton import COCO17
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 J = COCO17.num_joints
 

@@ -70,7 +70,7 @@ def open_dataset(spec: DatasetSpec | Mapping[str, Any]) -> Dataset:
     if name == "coco":
         from drm_core.data.coco import CocoDataset
         return _build(name, CocoDataset, *_paths(spec), **spec.options)
-    if name == "real":  # pseudo-labelled real footage (drm_core.data.real_build)
+    if name == "real":  # pseudo-labelled real footage (drm_core.real_data.build)
         from drm_core.data.real_footage import RealFootageDataset
         return _build(name, RealFootageDataset, *_paths(spec), **spec.options)
     raise DatasetError(f"unknown dataset {spec.name!r}; known datasets: {', '.join(KNOWN_DATASETS)}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from drm_core.camera import Camera, project
 from drm_core.data import body as B
-from drm_core.types import OCCLUDED, UNLABELLED, VISIBLE
+from drm_core.pose_types import OCCLUDED, UNLABELLED, VISIBLE
 
 _SHIFT = 4                 # sub-pixel bits for OpenCV drawing
 _SCALE = float(1 << _SHIFT)

@@ -14,7 +14,7 @@ from drm_core.camera import Camera, project
 from drm_core.data import body as B
 from drm_core.data.render import (Person, max_valid_radius, postprocess, render_background, render_people,
                                   sample_appearance)
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from drm_core.camera import project
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset, render_scene
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 
 @dataclass(frozen=True)

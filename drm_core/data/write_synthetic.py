@@ -24,7 +24,7 @@ import numpy as np
 
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 _BONE_COLOURS = [(255, 255, 255), (255, 255, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (0, 128, 255),
                  (255, 128, 0), (0, 255, 0), (255, 0, 0), (0, 0, 255), (128, 255, 0), (255, 0, 128),

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from drm_core.evaluation.mupots import PRED15_RULE, FrameRecord, MuPoTSResult, evaluate_mupots, mpi15_to_mupots17
 from drm_core.evaluation.panoptic import PanopticResult, evaluate_panoptic
 from drm_core.skeleton import MPI15, MUPOTS17
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 # predict_fn(sample) returns an object with joints_cam_m (P, J, 3) and joints_uv_px (P, J, 2), e.g. Poses3D,
 # with joints_uv_px in the pixels of sample.image.

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 LIMB_JOINTS = ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
                "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")

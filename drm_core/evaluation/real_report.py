@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # a bare Figure renders with Agg and touch
 
 from drm_core.evaluation.real_images import LOOSE_OKS_THRESHOLD, OKS_THRESHOLD, FrameScore, RealImageResult
 from drm_core.skeleton import MPI15
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 # Issue 11's goals on real images the model never saw.
 GOALS = {"recall": 0.80, "fp_per_image": 0.3, "mpjpe_mm": 120.0, "root_error_3_7_m": 0.30}

@@ -11,7 +11,7 @@ from drm_core.camera import Letterbox
 from drm_core.codec import DRMCodec
 from drm_core.data.augment import AugmentConfig, augment
 from drm_core.data.photometric import PhotometricConfig, photometric
-from drm_core.types import Sample
+from drm_core.pose_types import Sample
 
 
 def encode_sample(sample: Sample, codec: DRMCodec) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -18,7 +18,7 @@ from drm_core.engines import TorchEngine
 from drm_core.gpu_preprocess import letterbox_on_device
 from drm_core.model import ModelConfig, build_model
 from drm_core.predictor import Predictor, load_predictor
-from drm_core.types import Poses3D
+from drm_core.pose_types import Poses3D
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from drm_core import export, onnx_format
 from drm_core.model import DRM
 from drm_core.predictor import DEFAULT_MODEL_PATH, load_predictor
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_names_repeated_for_the_torch_free_reader_match_the_writer():

@@ -9,7 +9,7 @@ from drm_core.evaluation.temporal import TrackFrame, id_switches, temporal_metri
 from drm_core.skeleton import MPI15
 from drm_core.smoothing import OneEuroConfig, OneEuroFilter
 from drm_core.tracking import Tracker, TrackerConfig
-from drm_core.types import Poses3D
+from drm_core.pose_types import Poses3D
 
 ROOT = MPI15.root
 

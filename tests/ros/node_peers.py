@@ -24,9 +24,9 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
-from drm_core.types import Sample
-from drm_ros.camera_sim import CameraSimConfig, SyntheticCamera
-from drm_ros.conversions import rgb_to_image
+from drm_core.pose_types import Sample
+from drm_ros.sim.camera_sim import CameraSimConfig, SyntheticCamera
+from drm_ros.frame.image_conversion import rgb_to_image
 from drm_ros.msg import PoseArray3D
 from tests.ros.spin import spin_until
 

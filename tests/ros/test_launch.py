@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drm_ros.camera_sim import FRAME_ID
-from drm_ros.params import PARAMETERS, validate
+from drm_ros.sim.camera_sim import FRAME_ID
+from drm_ros.live.params import PARAMETERS, validate
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "drm.launch.py"
 PARAMS_FILE = ROOT / "config" / "drm_node.yaml"
 RVIZ = ROOT / "config" / "drm.rviz"

@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.ros.msg_peer import reference_message, to_dict
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pose_array_round_trips_between_processes(tmp_path, ros_env):
