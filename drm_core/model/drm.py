@@ -4,9 +4,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drm_core.model.backbone import create_backbone
+from drm_core.model.backbone import MOVENET_MULTIPOSE, create_backbone
 from drm_core.model.config import ModelConfig
 from drm_core.model.heads import DisentangledRegressor, PoseDepthQuery, SimpleHead
+from drm_core.model.movenet import DRMCenterHead, DRMOffsetHead, init_drm_from_movenet
+from drm_core.model.movenet_weights import load_movenet_weights
+from drm_core.skeleton import MPI15
 
 
 class DRM(nn.Module):
@@ -24,9 +27,17 @@ class DRM(nn.Module):
         self.register_buffer("mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(self.backbone.std).view(1, 3, 1, 1), persistent=False)
         features = self.backbone.out_channels
-        self.center_head = SimpleHead(features, c.head_channels, 1)
-        self.offset_head = DisentangledRegressor(features, J, c.offset_group_channels, 2, c.adaptive_blocks,
-                                                 c.deformable)
+        movenet = c.backbone == MOVENET_MULTIPOSE
+        if movenet:
+            # MoveNet-shaped center and offset heads, so that they can start as MoveNet's (drm_core/model/movenet.py).
+            if (J, c.root_joint) != (MPI15.num_joints, MPI15.root):
+                raise ValueError(f"the {MOVENET_MULTIPOSE} backbone needs the MPI15 joints (num_joints 15, root 2)")
+            self.center_head = DRMCenterHead(features)
+            self.offset_head = DRMOffsetHead(features, J, c.offset_group_channels)
+        else:
+            self.center_head = SimpleHead(features, c.head_channels, 1)
+            self.offset_head = DisentangledRegressor(features, J, c.offset_group_channels, 2, c.adaptive_blocks,
+                                                     c.deformable)
         self.root_to_center_head = SimpleHead(features, c.head_channels, 2)
         self.depth_query = PoseDepthQuery(J, c.root_joint, c.offset_group_channels)
         # Eq. 4: F_Z sees the backbone features X and the J-1 queried joint features.
@@ -34,6 +45,8 @@ class DRM(nn.Module):
                                                      c.depth_channels, 1, c.adaptive_blocks, c.deformable)
         self.rel_depth_head = DisentangledRegressor(features, J - 1, c.rel_depth_group_channels, 1,
                                                     c.adaptive_blocks, c.deformable)
+        if movenet and c.pretrained:
+            init_drm_from_movenet(self, load_movenet_weights(c.backbone_weights), MPI15.joint_names)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.backbone((image - self.mean) / self.std)
@@ -47,5 +60,6 @@ class DRM(nn.Module):
 
 
 def build_model(config: ModelConfig) -> DRM:
-    """The DRM network for `config` (random heads; ImageNet backbone weights if config.pretrained)."""
+    """The DRM network for `config` (random heads; ImageNet backbone weights if config.pretrained; for the
+    movenet backbone, MoveNet's weights in the backbone, center and offset heads, MoveNetWeightsError if absent)."""
     return DRM(config)

@@ -19,6 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from drm_core.model.heads import _conv1x1_bn_relu
+from drm_core.skeleton import COCO17, MPI15, to_mpi15
+
 # x_255 * 0.007843017578125 - 1 in the graph (1/127.5 stored as float16), written as (x_01 - mean) / std on [0, 1]
 # input: std = 1 / (255 * 0.007843017578125), mean = std. Exact up to float32 rounding.
 MOVENET_SCALE = 0.007843017578125
@@ -253,3 +256,89 @@ def load_movenet(weights: dict[str, np.ndarray]) -> MoveNet:
     model = MoveNet()
     model.load_state_dict(movenet_state_dict(weights), strict=True)
     return model.eval()
+
+
+# --- the DRM `movenet` preset: DRM heads that start as MoveNet's ------------------------------------------------
+# MPI15's head top has no COCO joint (COCO data leave it unlabelled); its offset starts 0.8 ear-to-shoulder spans
+# above the mid-ear point (head top is ~0.14 m above the ears, the ears ~0.18 m above the shoulders in an upright
+# adult), an affine combination like the others, so the whole map keeps MoveNet's geometry until trained.
+HEAD_TOP_FROM_EARS = 0.8
+
+
+def coco_to_drm_joints(joint_names: tuple[str, ...]) -> np.ndarray:
+    """(J, 17) weights: each DRM joint as a combination of COCO-17 joints. The project's own COCO -> MPI15
+    labelling (drm_core.skeleton: pelvis = mid-hip, neck = mid-shoulder + 0.185 (mid-shoulder - mid-hip)) and
+    the head top above; every row sums to 1, so positions map to positions."""
+    if tuple(joint_names) != MPI15.joint_names:
+        raise ValueError(f"the movenet preset maps COCO-17 to MPI15, not to {joint_names}")
+    weights = to_mpi15(COCO17).weights.copy()
+    c = COCO17.index
+    head_top = MPI15.index("head_top")
+    weights[head_top, [c("l_ear"), c("r_ear")]] = 0.5 * (1 + HEAD_TOP_FROM_EARS)
+    weights[head_top, [c("l_shoulder"), c("r_shoulder")]] = -0.5 * HEAD_TOP_FROM_EARS
+    if not np.allclose(weights.sum(axis=1), 1.0):
+        raise AssertionError("a DRM joint is not an affine combination of COCO joints")
+    return weights
+
+
+class DRMCenterHead(nn.Module):
+    """MoveNet's center head with its sigmoid: the DRM's center map is heat in [0, 1] (codec thresholds it, the
+    loss is MSE to a [0, 1] target), MoveNet's is a logit."""
+
+    def __init__(self, in_channels: int):
+        super().__init__()
+        self.head = MoveNetHead(in_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(x)[1])
+
+
+class DRMOffsetHead(nn.Module):
+    """MoveNet's keypoint-regression head (separable 3x3 -> 96 + ReLU -> 1x1) with its output re-targeted to the
+    DRM's joints as (dx, dy), plus per-joint features for PDQM.
+
+    PDQM (eq. 4) samples J groups of offset-branch features at the joints; MoveNet's head has one shared 96-wide
+    hidden layer, not J groups. A 1x1 conv + BN + ReLU from that hidden layer to J x group_channels gives each
+    joint features built from what the regression itself sees, without changing the regression's start.
+    Returns (per-joint features (B, J * group_channels, h, w), offsets (B, 2J, h, w)) like DisentangledRegressor.
+    """
+
+    def __init__(self, in_channels: int, num_joints: int, group_channels: int):
+        super().__init__()
+        self.head = MoveNetHead(in_channels, 2 * num_joints)
+        self.joint_features = _conv1x1_bn_relu(HEAD_HIDDEN, num_joints * group_channels)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden, offsets = self.head(x)
+        return self.joint_features(hidden), offsets
+
+
+def regress_to_drm_offsets(weight: torch.Tensor, bias: torch.Tensor, joints: np.ndarray,
+                           stride: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """kpt_regress's last 1x1 conv (34 = 17 x (dy, dx) channels) -> the DRM offset conv's (2J = J x (dx, dy)).
+
+    Joints are combined with `joints` (J, 17); the bias moves by -(s - 1) / (2 s) map pixels because MoveNet puts
+    map pixel m at input pixel s m and the codec at s m + (s - 1) / 2 (docs/CONTRACTS.md), so the DRM's decoded
+    input pixels equal MoveNet's center + regression exactly.
+    """
+    J = joints.shape[0]
+    mix = torch.as_tensor(joints, dtype=weight.dtype)
+    w = weight.reshape(17, 2, -1).flip(1)  # (17, (dx, dy), hidden)
+    b = bias.reshape(17, 2).flip(1)
+    new_w = torch.einsum("ts,sch->tch", mix, w).reshape(2 * J, *weight.shape[1:])
+    new_b = torch.einsum("ts,sc->tc", mix, b).reshape(2 * J) - (stride - 1) / (2 * stride)
+    return new_w, new_b
+
+
+def init_drm_from_movenet(model: nn.Module, weights: dict[str, np.ndarray], joint_names: tuple[str, ...]) -> None:
+    """Load MoveNet into a DRM built with the movenet preset: backbone + FPN, center head, and the offset head
+    from kpt_regress mapped to the DRM's joints (`joint_names`, MPI15). The other DRM heads stay random."""
+    state = movenet_state_dict(weights)
+    model.backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+    center = {k[len("heads.center."):]: v for k, v in state.items() if k.startswith("heads.center.")}
+    model.center_head.head.load_state_dict(center)
+    regress = {k[len("heads.kpt_regress."):]: v for k, v in state.items() if k.startswith("heads.kpt_regress.")}
+    joints = coco_to_drm_joints(joint_names)
+    regress["out.weight"], regress["out.bias"] = regress_to_drm_offsets(regress["out.weight"], regress["out.bias"],
+                                                                        joints)
+    model.offset_head.head.load_state_dict(regress)
