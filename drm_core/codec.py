@@ -81,11 +81,13 @@ class DRMCodec:
 
     # --- encode ------------------------------------------------------------------------------------------
     def encode(self, joints_2d_px: np.ndarray, visibility: np.ndarray, joints_3d_m: np.ndarray | None,
-               K_input: np.ndarray) -> dict[str, np.ndarray]:
+               K_input: np.ndarray, joints_rel_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Targets for one network input.
 
         joints_2d_px: (P, J, 2) in input pixels; visibility: (P, J) 0/1/2; joints_3d_m: (P, J, 3) camera
         frame or None (2D-only data: every 3D weight is zero); K_input: the input's effective intrinsics.
+        joints_rel_m: (P, J, 3) root-relative 3D (NaN unknown) or None: for a person without absolute 3D it
+        gives the relative-depth targets alone (root depth, rays and DAPL stay unweighted).
         """
         cfg, J = self.config, self.skeleton.num_joints
         h, w = cfg.map_size
@@ -143,10 +145,15 @@ class DRMCodec:
             # Clear 3D targets another person left here: this pixel now belongs to person p.
             for key in ("root_depth", "root_depth_weight", "rel_depth", "rel_depth_weight", "rays", "dapl_weight"):
                 _put(t[key][:, ys, xs], mine, 0.0)
-            if joints_3d_m is None:
-                continue
-            has_3d = labelled[p] & (joints_3d_m[p, :, 2] > 0)
+            has_3d = labelled[p] & (joints_3d_m[p, :, 2] > 0) if joints_3d_m is not None else np.zeros(J, bool)
             if not has_3d[root]:
+                if joints_rel_m is not None:  # a teacher's root-relative 3D: relative depth only
+                    rel_z = joints_rel_m[p, :, 2]
+                    has_rel = labelled[p] & np.isfinite(rel_z)
+                    if has_rel[root]:
+                        dz = np.where(has_rel, rel_z[root] - np.nan_to_num(rel_z), 0.0)  # eq. 2
+                        _put(t["rel_depth"][:, ys, xs], mine, dz[self.non_root][:, None, None])
+                        _put(t["rel_depth_weight"][:, ys, xs], mine, has_rel[self.non_root][:, None, None])
                 continue
             z = joints_3d_m[p, :, 2]
             _put(t["root_depth"][:, ys, xs], mine, z[root] * cfg.reference_focal_px / f_input)

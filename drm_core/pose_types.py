@@ -16,7 +16,9 @@ class Sample:
     """One image with all its people in the model's joint set (MPI15).
 
     joints_2d_px: (P, J, 2) pixels in `image`; joints_3d_m: (P, J, 3) camera frame, metres, or None for
-    2D-only data (COCO); visibility: (P, J) int8 as above. `camera` belongs to `image`.
+    2D-only data (COCO); visibility: (P, J) int8 as above. `camera` belongs to `image`. joints_rel_m: (P, J, 3)
+    metres, each person's joints relative to its root in the camera's axes, NaN where unknown, or None: a
+    teacher's root-relative 3D, which supervises relative depth only, for people without joints_3d_m.
     """
 
     image: np.ndarray  # H x W x 3, uint8, RGB
@@ -27,6 +29,7 @@ class Sample:
     dataset: str
     image_id: str = ""
     meta: dict = field(default_factory=dict)
+    joints_rel_m: np.ndarray | None = None
 
     @property
     def has_3d(self) -> bool:

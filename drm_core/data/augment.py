@@ -147,11 +147,13 @@ def apply_params(sample: Sample, params: AugmentParams, pad_value: int = 128, un
                            borderMode=cv2.BORDER_CONSTANT, borderValue=(pad_value,) * 3)
     uv = sample.joints_2d_px @ H[:2, :2].T + H[:2, 2]
     xyz = None if sample.joints_3d_m is None else sample.joints_3d_m @ T.T
+    rel = None if sample.joints_rel_m is None else sample.joints_rel_m @ T.T  # NaN (unknown) stays NaN
     vis = sample.visibility
     if params.flip:
         perm = MPI15.flip_index()
         uv, vis = uv[:, perm], vis[:, perm]
         xyz = None if xyz is None else xyz[:, perm]
+        rel = None if rel is None else rel[:, perm]
     inside = (uv[..., 0] >= 0) & (uv[..., 0] <= cam.width - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= cam.height - 1)
     vis = np.where((vis > 0) & ~inside, np.minimum(vis, OCCLUDED), vis).astype(vis.dtype)
     # Unlabelled joints keep the all-zero convention of the readers.
@@ -159,5 +161,5 @@ def apply_params(sample: Sample, params: AugmentParams, pad_value: int = 128, un
     xyz = None if xyz is None else np.where(vis[..., None] > 0, xyz, 0.0)
     camera = Camera(K, cam.width, cam.height, dist, cam.distortion_model)
     return dataclasses.replace(sample, image=_jitter(image, params), camera=camera,
-                               joints_2d_px=uv, joints_3d_m=xyz, visibility=vis,
+                               joints_2d_px=uv, joints_3d_m=xyz, visibility=vis, joints_rel_m=rel,
                                meta={**sample.meta, "augment": dataclasses.asdict(params)})

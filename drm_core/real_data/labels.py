@@ -38,17 +38,22 @@ class FilterConfig:
 
 @dataclass
 class Person:
-    """One teacher candidate in COCO-17: xy (17, 2) full-resolution pixels, conf (17,) teacher visibility."""
+    """One teacher candidate in COCO-17: xy (17, 2) full-resolution pixels, conf (17,) teacher visibility,
+    world (17, 3) the landmarker's metric 3D (metres, hip-centred, camera axes) or None from an older teacher."""
 
     xy: np.ndarray
     conf: np.ndarray
     flag: float
     det_score: float
+    world: np.ndarray | None = None
 
     @classmethod
     def from_teacher(cls, entry: dict) -> "Person":
         lm = np.asarray(entry["landmarks"], np.float64)[BLAZEPOSE_TO_COCO17]
-        return cls(lm[:, :2], np.minimum(lm[:, 3], lm[:, 4]), float(entry["flag"]), float(entry["det_score"]))
+        world = entry.get("world")
+        world = None if world is None else np.asarray(world, np.float64)[BLAZEPOSE_TO_COCO17]
+        return cls(lm[:, :2], np.minimum(lm[:, 3], lm[:, 4]), float(entry["flag"]), float(entry["det_score"]),
+                   world)
 
     def torso_length(self) -> float:
         return float(np.linalg.norm(self.xy[TORSO[:2]].mean(0) - self.xy[TORSO[2:]].mean(0)))

@@ -20,7 +20,7 @@ def encode_sample(sample: Sample, codec: DRMCodec) -> tuple[np.ndarray, dict[str
     letterbox = Letterbox.fit(sample.camera.width, sample.camera.height, cfg.input_width, cfg.input_height)
     image = letterbox.warp(sample.image).astype(np.float32).transpose(2, 0, 1) / 255.0
     targets = codec.encode(letterbox.to_input(sample.joints_2d_px), sample.visibility, sample.joints_3d_m,
-                           letterbox.input_K(sample.camera.K))
+                           letterbox.input_K(sample.camera.K), sample.joints_rel_m)
     return np.ascontiguousarray(image), targets
 
 
@@ -46,7 +46,7 @@ class EncodedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         sample = self.samples[index]
         if self.drop_3d:
-            sample = dataclasses.replace(sample, joints_3d_m=None)
+            sample = dataclasses.replace(sample, joints_3d_m=None, joints_rel_m=None)
         if self.augment_config is not None:
             sample = augment(sample, np.random.default_rng([self.seed, self.epoch, index]), self.augment_config)
         if self.photometric_config is not None:  # after the geometry, so occluders land where people now are

@@ -6,9 +6,12 @@ opencv-python-headless); it never imports drm_core and nothing in drm_core or th
     python scripts/real_data/teacher.py --models DIR --job job.json --out labels.jsonl
 
 job.json: {"video": path, "frames": [indices], "tiles": [fractions of the short side]}. For each listed frame
-one JSON line: {"frame": i, "people": [{"landmarks": 33 x [x_px, y_px, z, visibility, presence], "flag": p,
-"det_score": s}]}. Every candidate is written; the build filters (flag, visibility, shape). A rerun appends
-only frames not yet in the output, so an interrupted build resumes.
+one JSON line: {"frame": i, "people": [{"landmarks": 33 x [x_px, y_px, z, visibility, presence],
+"world": 33 x [x, y, z], "flag": p, "det_score": s}]}; "world" is the landmarker's metric 3D (metres, origin at the hip centre, x right,
+y down, z away from the camera, rotated back from the crop into the image's axes as MediaPipe's
+WorldLandmarkProjectionCalculator does). Every candidate is written; the build filters (flag, visibility,
+shape). A rerun appends only frames not yet in the output (a line without "world", from a teacher before it
+kept them, counts as not done), so an interrupted build resumes.
 
 The mediapipe wheel ships the graphs' parameters compiled in, not as text; the values below are the ones its
 pose_detection / pose_landmark graphs use (see ENVIRONMENT.md, "A multi-person teacher that runs offline").
@@ -142,8 +145,9 @@ class Teacher:
             out.append((to_px(box.reshape(2, 2)).ravel(), to_px(kp), score))
         return out
 
-    def landmarks(self, rgb01: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
-        """(39, 5) landmarks in image pixels (x, y, z, visibility, presence as probabilities) and the pose flag."""
+    def landmarks(self, rgb01: np.ndarray, roi: Roi) -> tuple[np.ndarray, float, np.ndarray]:
+        """(39, 5) landmarks in image pixels (x, y, z, visibility, presence as probabilities), the pose flag
+        and (39, 3) world landmarks (metres, hip-centred, the crop's rotation undone)."""
         m = roi.crop_to_image()
         crop = cv2.warpAffine(rgb01, m, (LMK_SIZE, LMK_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -154,7 +158,10 @@ class Teacher:
         xy = lm[:, :2] @ m[:, :2].T + m[:, 2]
         sig = 1.0 / (1.0 + np.exp(-lm[:, 3:5]))
         z = lm[:, 2] * roi.side / LMK_SIZE
-        return np.column_stack([xy, z, sig]), flag
+        world = self.lmk.get_tensor(self.lmk_out["Identity_4"]).reshape(39, 3).astype(np.float64)
+        c, s = math.cos(roi.angle), math.sin(roi.angle)
+        world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T
+        return np.column_stack([xy, z, sig]), flag, world
 
     def people(self, bgr: np.ndarray, tiles: list[float]) -> list[dict]:
         """Every person candidate of one frame: detector over the full frame and overlapping square tiles,
@@ -177,12 +184,13 @@ class Teacher:
         rgb01 = rgb.astype(np.float32) / 255.0
         out = []
         for _, kp, score in weighted_nms(boxes, kps, scores):
-            lm, flag = self.landmarks(rgb01, Roi.from_points(kp[0], kp[1]))
+            lm, flag, world = self.landmarks(rgb01, Roi.from_points(kp[0], kp[1]))
             if flag >= 0.5:  # refine on the landmarks' own ROI (helper points 33, 34), as the tracking graph does
-                lm2, flag2 = self.landmarks(rgb01, Roi.from_points(lm[33, :2], lm[34, :2]))
+                lm2, flag2, world2 = self.landmarks(rgb01, Roi.from_points(lm[33, :2], lm[34, :2]))
                 if flag2 >= flag:
-                    lm, flag = lm2, flag2
-            out.append({"landmarks": np.round(lm[:NUM_LANDMARKS], 3).tolist(), "flag": round(flag, 4),
+                    lm, flag, world = lm2, flag2, world2
+            out.append({"landmarks": np.round(lm[:NUM_LANDMARKS], 3).tolist(),
+                        "world": np.round(world[:NUM_LANDMARKS], 4).tolist(), "flag": round(flag, 4),
                         "det_score": round(score, 4)})
         return out
 
@@ -201,15 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     job = json.loads(args.job.read_text())
-    done = set()
+    done, kept = set(), []
     if args.out.exists():
         for line in args.out.read_text().splitlines():
             try:
-                done.add(json.loads(line)["frame"])
+                entry = json.loads(line)
+                frame = entry["frame"]
             except (json.JSONDecodeError, KeyError):
                 break  # a line cut by an interruption: everything before it stands
-        lines = [ln for ln in args.out.read_text().splitlines() if ln.strip()][:len(done)]
-        args.out.write_text("".join(ln + "\n" for ln in lines))
+            if all("world" in p for p in entry["people"]):  # older lines lack the world landmarks: redo them
+                done.add(frame)
+                kept.append(line)
+        args.out.write_text("".join(ln + "\n" for ln in kept))
     todo = sorted(set(job["frames"]) - done)
     if not todo:
         return 0

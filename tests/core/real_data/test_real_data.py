@@ -1,6 +1,7 @@
 """The real-footage data set's pieces that run without the teacher or a network: the Qualisys calibration
 parser and triangulation on a synthetic four-camera rig with known 3D, the repeated-frame filter, the teacher
-candidate filters, the reader on a tiny data set written here in the build's format, and the compact copy."""
+candidate filters, the split (whole recordings held out), the teacher's world landmarks kept as relative 3D, the
+reader on a tiny data set written here in the build's format, and the compact copy."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ from drm_core.camera import Camera, project
 from drm_core.data.errors import DatasetError
 from drm_core.real_data.dedup import DedupConfig, RepeatFilter
 from drm_core.real_data.triangulation import CalibratedView, read_qca, triangulate, write_qca
-from drm_core.real_data.build import Clip, ClipStats, compact, extract_frames, write_split
+from drm_core.real_data.build import (Clip, ClipStats, annotation, compact, default_clips, extract_frames,
+                                      write_split)
 from drm_core.real_data.sources import BuildError
 from drm_core.real_data.labels import (BLAZEPOSE_TO_COCO17, FilterConfig, Person, rejection, select_people,
                                        static_mask)
@@ -279,3 +281,58 @@ def test_frame_selection_drops_repeats_and_names_a_corrupt_video(tmp_path: Path)
     (tmp_path / "bad.mp4").write_bytes(b"not a video" * 100)
     with pytest.raises(BuildError, match="bad.mp4"):
         extract_frames(clip, tmp_path / "bad.mp4", tmp_path / "out", 32, DedupConfig(), ClipStats())
+
+
+@pytest.mark.parametrize("val_trial", ["MultiPerson", "SinglePerson"])
+def test_split_holds_out_whole_recordings(val_trial: str) -> None:
+    clips = default_clips(3, val_trial)
+    val = {c.name for c in clips if c.split == "val"}
+    train_rigs = {c.rig for c in clips if c.split == "train" and c.rig}
+    # every view of the held-out trial is in validation, and no view of it in training
+    assert val == {"sports2d_demo"} | {f"pose2sim_{val_trial}_cam0{i}" for i in range(1, 5)}
+    assert f"Demo_{val_trial}" not in train_rigs and len(train_rigs) == 1
+    assert "vtest" not in val
+    with pytest.raises(BuildError, match="val_trial"):
+        default_clips(3, "cam04")
+
+
+def test_teacher_world_landmarks_become_relative_depth_targets(tmp_path: Path) -> None:
+    """BlazePose's hip-centred metres: kept by the build on labelled joints, read as MPI15 relative to the
+    pelvis, and encoded as relative-depth targets with no root-depth, ray or DAPL weight."""
+    world33 = np.zeros((33, 3))
+    world33[BLAZEPOSE_TO_COCO17] = np.linspace(-0.5, 0.5, 51).reshape(17, 3)
+    entry = {"landmarks": np.zeros((33, 5)).tolist(), "world": world33.tolist(), "flag": 0.9, "det_score": 0.8}
+    p = Person.from_teacher(entry)
+    np.testing.assert_allclose(p.world, world33[BLAZEPOSE_TO_COCO17])
+    assert Person.from_teacher({k: v for k, v in entry.items() if k != "world"}).world is None
+    xy = _upright()
+    vis = np.full(17, 2)
+    vis[COCO17.index("r_wrist")] = 0
+    ann = annotation(xy, vis, np.full(17, 0.9), 0.8, p.world)
+    rel = np.asarray(ann["keypoints_rel_m"])
+    assert (rel[COCO17.index("r_wrist")] == 0).all()
+    np.testing.assert_allclose(rel[COCO17.index("l_knee")], p.world[COCO17.index("l_knee")], atol=1e-4)
+
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.full((240, 320, 3), 90, np.uint8))
+    write_split(tmp_path / "real_train.json", [{"id": 1, "file_name": "images/a.jpg", "width": 320, "height": 240}],
+                [{"id": 1, "image_id": 1, **ann}])
+    sample = open_dataset({"name": "real", "annotations": str(tmp_path / "real_train.json"),
+                           "image_root": str(tmp_path)})[0]
+    assert sample.joints_3d_m is None
+    m, c = MPI15.index, COCO17.index
+    rel15 = sample.joints_rel_m[0]
+    np.testing.assert_allclose(rel15[m("pelvis")], 0.0, atol=1e-9)
+    mid_hip = (p.world[c("l_hip")] + p.world[c("r_hip")]) / 2
+    np.testing.assert_allclose(rel15[m("l_knee")], p.world[c("l_knee")] - mid_hip, atol=2e-4)
+    assert np.isnan(rel15[m("r_wrist")]).all() and np.isnan(rel15[m("head_top")]).all()
+
+    from drm_core.codec import DRMCodec
+    from drm_core.train.encoded import encode_sample
+    _, t = encode_sample(sample, DRMCodec())
+    assert t["rel_depth_weight"].any() and not t["root_depth_weight"].any() and not t["dapl_weight"].any()
+    non_root = list(MPI15.non_root())
+    k = non_root.index(m("l_knee"))
+    ys, xs = np.nonzero(t["rel_depth_weight"][k])
+    np.testing.assert_allclose(t["rel_depth"][k, ys, xs], -(p.world[c("l_knee"), 2] - mid_hip[2]), atol=2e-4)
+    assert not t["rel_depth_weight"][non_root.index(m("r_wrist"))].any()
