@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
+from drm_core.drawing import WHITE, draw_skeleton
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import Sample
 
@@ -37,14 +38,8 @@ def draw_skeletons(sample: Sample) -> np.ndarray:
     img = sample.image.copy()
     scale = max(1, round(max(img.shape[:2]) / 640))
     for uv, vis in zip(sample.joints_2d_px, sample.visibility):
-        for (a, b), colour in zip(MPI15.bones, _BONE_COLOURS):
-            if vis[a] > 0 and vis[b] > 0:
-                cv2.line(img, tuple(int(x) for x in np.round(uv[a])), tuple(int(x) for x in np.round(uv[b])),
-                         colour, 2 * scale, cv2.LINE_AA)
-        for p, v in zip(uv, vis):
-            if v > 0:
-                cv2.circle(img, tuple(int(x) for x in np.round(p)), 3 * scale, (255, 255, 255),
-                           -1 if v == 2 else scale, cv2.LINE_AA)
+        draw_skeleton(img, uv, MPI15.bones, _BONE_COLOURS, thickness=2 * scale, joint_radius=3 * scale,
+                      joint_colour=WHITE, shown=vis > 0, hollow=vis == 1)
     return img
 
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot global state
 
+from drm_core.drawing import draw_people
 from drm_core.evaluation.real_images import LOOSE_OKS_THRESHOLD, OKS_THRESHOLD, FrameScore, RealImageResult
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import Sample
@@ -42,26 +43,16 @@ class SheetFrame:
                    matched, caption)
 
 
-def _draw_person(tile: np.ndarray, uv: np.ndarray, labelled: np.ndarray, rgb: tuple[int, int, int],
-                 scale: float, thickness: int) -> None:
-    pts = np.round(uv * scale).astype(int)
-    for a, b in MPI15.bones:
-        if labelled[a] and labelled[b]:
-            cv2.line(tile, tuple(pts[a]), tuple(pts[b]), rgb, thickness, cv2.LINE_AA)
-    for j in np.flatnonzero(labelled):
-        cv2.circle(tile, tuple(pts[j]), thickness + 1, rgb, -1, cv2.LINE_AA)
-
-
 def _tile(frame: SheetFrame, box: int) -> np.ndarray:
     """The frame fitted into a box x box square (white margins), skeletons drawn, caption below."""
     h, w = frame.image.shape[:2]
     scale = box / max(w, h)
     picture = cv2.resize(frame.image, (max(1, round(w * scale)), max(1, round(h * scale))),
                          interpolation=cv2.INTER_AREA)
-    for uv, vis in zip(frame.gt_uv_px, frame.gt_visibility):
-        _draw_person(picture, uv, vis > 0, GT_RGB, scale, 2)
-    for uv, matched in zip(frame.pred_uv_px, frame.pred_matched):
-        _draw_person(picture, uv, np.ones(len(uv), bool), PRED_RGB if matched else FALSE_RGB, scale, 1)
+    draw_people(picture, frame.pred_uv_px, MPI15.bones, [PRED_RGB if m else FALSE_RGB for m in frame.pred_matched],
+                scale=scale, thickness=1, joint_radius=2, ground_truth_uv_px=frame.gt_uv_px,
+                ground_truth_shown=frame.gt_visibility > 0, ground_truth_colour=GT_RGB, ground_truth_thickness=2,
+                ground_truth_joint_radius=3)
     tile = np.full((box + 22, box, 3), 255, np.uint8)
     tile[:picture.shape[0], :picture.shape[1]] = picture
     cv2.putText(tile, frame.caption, (4, box + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot global state
 
+from drm_core.drawing import draw_people
 from drm_core.skeleton import Skeleton
 
 GOLDEN_RATIO = 0.618033988749895
@@ -48,16 +49,11 @@ def thumbnail(index: int, stamp_s: float, rgb: np.ndarray, uv_px, xyz_m, conf, i
 
 def _overlay(thumb: Thumbnail, skeleton: Skeleton, min_conf: float) -> np.ndarray:
     img = thumb.rgb.copy()
-    if thumb.gt_uv_px is not None:  # ground truth thin and white under the predictions
-        for person in thumb.gt_uv_px * thumb.scale:
-            for a, b in skeleton.bones:
-                cv2.line(img, tuple(int(v) for v in person[a]), tuple(int(v) for v in person[b]), (255, 255, 255), 1,
-                         cv2.LINE_AA)
-    for uv, conf, tid in zip(thumb.uv_px * thumb.scale, thumb.conf, thumb.ids):
-        colour = tuple(int(255 * c) for c in track_colour(int(tid)))
-        for a, b in skeleton.bones:
-            if conf[a] >= min_conf and conf[b] >= min_conf:
-                cv2.line(img, tuple(int(v) for v in uv[a]), tuple(int(v) for v in uv[b]), colour, 2, cv2.LINE_AA)
+    colours = [tuple(int(255 * c) for c in track_colour(int(tid))) for tid in thumb.ids]
+    # ground truth thin and white under the predictions
+    draw_people(img, thumb.uv_px, skeleton.bones, colours, scale=thumb.scale, confidences=thumb.conf,
+                min_confidence=min_conf, thickness=2, ground_truth_uv_px=thumb.gt_uv_px, ground_truth_thickness=1)
+    for uv, tid, colour in zip(thumb.uv_px * thumb.scale, thumb.ids, colours):
         top = uv[np.argmin(uv[:, 1])]
         cv2.putText(img, f"#{int(tid)}", (int(top[0]) - 8, max(10, int(top[1]) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                     colour, 1, cv2.LINE_AA)

@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
+from drm_core.drawing import draw_skeleton
 from drm_ros.frame.image_conversion import image_to_rgb
 from drm_ros.signals import GracefulStop, run_stoppable
 from drm_ros.frame.markers import colour_of
@@ -50,16 +51,12 @@ def draw_overlay(rgb: np.ndarray, msg: PoseArray3D, path: Path, min_confidence: 
     for person in msg.people:
         c = colour_of(person.id)
         bright = (int(c.b * 255), int(c.g * 255), int(c.r * 255))
-        dim = tuple(v // 3 for v in bright)
-        uv = [(int(round(k.u)), int(round(k.v))) for k in person.keypoints]
-        sure = [k.confidence >= min_confidence for k in person.keypoints]
-        for a, b in _bones(msg):
-            cv2.line(bgr, uv[a], uv[b], bright if sure[a] and sure[b] else dim, 2, cv2.LINE_AA)
-        for point, ok in zip(uv, sure):
-            cv2.circle(bgr, point, 3, bright if ok else dim, -1, cv2.LINE_AA)
-        top = min(uv, key=lambda p: p[1])
+        uv = np.array([[k.u, k.v] for k in person.keypoints]).reshape(-1, 2)
+        sure = np.array([k.confidence >= min_confidence for k in person.keypoints], bool)
+        draw_skeleton(bgr, uv, _bones(msg), bright, thickness=2, joint_radius=3, sure=sure)
+        x, y = min(np.round(uv).astype(int).tolist(), key=lambda p: p[1])
         distance = float(np.linalg.norm([person.root.x, person.root.y, person.root.z]))
-        cv2.putText(bgr, f"#{person.id} {distance:.1f} m", (top[0] - 25, top[1] - 10), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(bgr, f"#{person.id} {distance:.1f} m", (x - 25, y - 10), cv2.FONT_HERSHEY_SIMPLEX,
                     0.5, bright, 1, cv2.LINE_AA)
     cv2.imwrite(str(path), bgr)
 

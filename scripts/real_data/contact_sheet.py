@@ -12,7 +12,10 @@ import cv2
 import numpy as np
 
 from drm_core.data.registry import open_dataset
+from drm_core.drawing import WHITE, draw_skeleton
 from drm_core.skeleton import MPI15
+
+CYAN, GREEN, YELLOW = (255, 255, 0), (0, 255, 0), (0, 255, 255)  # BGR
 
 
 def draw(sample, tile: int) -> np.ndarray:
@@ -22,12 +25,8 @@ def draw(sample, tile: int) -> np.ndarray:
     for p in range(sample.num_people):
         uv, vis = sample.joints_2d_px[p] * s, sample.visibility[p]
         has_3d = sample.joints_3d_m is not None and sample.joints_3d_m[p, :, 2].max() > 0
-        for a, b in MPI15.bones:
-            if vis[a] and vis[b]:
-                cv2.line(img, tuple(np.round(uv[a]).astype(int)), tuple(np.round(uv[b]).astype(int)),
-                         (255, 255, 0) if has_3d else (255, 255, 255), 1, cv2.LINE_AA)
-        for j in np.flatnonzero(vis):
-            cv2.circle(img, tuple(np.round(uv[j]).astype(int)), 2, (0, 255, 0) if vis[j] == 2 else (0, 255, 255), -1)
+        draw_skeleton(img, uv, MPI15.bones, CYAN if has_3d else WHITE, thickness=1, joint_radius=2,
+                      joint_colour=[GREEN if v == 2 else YELLOW for v in vis], shown=vis > 0)
     canvas = np.zeros((tile, tile, 3), np.uint8)
     canvas[:img.shape[0], :img.shape[1]] = img
     cv2.putText(canvas, f"{sample.meta.get('clip', '')} {sample.meta.get('frame', '')}", (4, 14), 0, 0.4,
