@@ -8,7 +8,6 @@ from drm_core.model.backbone import MOVENET_MULTIPOSE, create_backbone
 from drm_core.model.config import ModelConfig
 from drm_core.model.heads import DisentangledRegressor, PoseDepthQuery, SimpleHead
 from drm_core.model.movenet import DRMCenterHead, DRMOffsetHead, init_drm_from_movenet
-from drm_core.model.movenet_weights import load_movenet_weights
 from drm_core.skeleton import MPI15
 
 
@@ -46,6 +45,9 @@ class DRM(nn.Module):
         self.rel_depth_head = DisentangledRegressor(features, J - 1, c.rel_depth_group_channels, 1,
                                                     c.adaptive_blocks, c.deformable)
         if movenet and c.pretrained:
+            # Imported here so `python -m drm_core.model.movenet_weights` does not find itself already imported.
+            from drm_core.model.movenet_weights import load_movenet_weights
+
             init_drm_from_movenet(self, load_movenet_weights(c.backbone_weights), MPI15.joint_names)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -93,6 +93,7 @@ def _extract(tarball: Path, target: Path) -> None:
             try:
                 with os.fdopen(handle, "wb") as out:
                     shutil.copyfileobj(source, out)
+                os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared like the ONNX cache
                 os.replace(tmp, target / name)
             finally:
                 Path(tmp).unlink(missing_ok=True)

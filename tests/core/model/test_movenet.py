@@ -19,6 +19,7 @@ from drm_core.camera import Camera, Letterbox
 from drm_core.checkpoint import load_model, save_checkpoint
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.export import export_onnx
+from drm_core.losses import DRMLoss
 from drm_core.model import DRM, ModelConfig, build_model
 from drm_core.model.movenet import (HEADS, MoveNet, SameConv2d, coco_to_drm_joints, load_movenet,
                                     regress_to_drm_offsets)
@@ -27,6 +28,7 @@ from drm_core.model.movenet_weights import (FETCH_COMMAND, MODEL_BIN, MODEL_JSON
                                             cache_base, load_movenet_weights, movenet_model_dir, read_tfjs_weights)
 from drm_core.skeleton import COCO17, MPI15
 
+from tests.core.test_losses import encode_batch
 from tests.paths import ROOT
 
 REFERENCE = ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz"
@@ -243,6 +245,25 @@ def test_random_preset_outputs_match_the_contract(random_preset):
         "rel_depth": (2, J - 1, h, w), "root_to_center": (2, 2, h, w)}
     assert ((out["center"] >= 0) & (out["center"] <= 1)).all()  # heat, as the codec reads it
     assert set(HEADS) >= {"center", "kpt_regress"}
+
+
+def test_one_adam_step_on_the_preset_reaches_every_head_and_pdqm_features():
+    torch.manual_seed(2)
+    model = build_model(dataclasses.replace(ModelConfig.movenet(), pretrained=False)).train()
+    targets = encode_batch(CodecConfig(input_width=128, input_height=96),
+                           [[(320.0, 240.0, 4.0)], [(200.0, 250.0, 3.0), (450.0, 240.0, 6.0)]])
+    images = torch.rand(2, 3, 96, 128)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before, _ = DRMLoss()(model(images), targets)
+    before.backward()
+    for name in ("backbone", "center_head", "offset_head", "offset_head.joint_features", "root_to_center_head",
+                 "root_depth_head", "rel_depth_head"):
+        grads = [p.grad.abs().sum() for p in model.get_submodule(name).parameters() if p.grad is not None]
+        assert grads and sum(grads) > 0, name
+    optimizer.step()
+    with torch.no_grad():
+        after, _ = DRMLoss()(model(images), targets)
+    assert after.item() < before.item()
 
 
 def test_preset_checkpoint_needs_no_package_and_exports_to_onnx(tmp_path, monkeypatch):
