@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # a bare Figure renders with Agg and touch
 
 from drm_core.drawing import draw_people
 from drm_core.evaluation.real_images import LOOSE_OKS_THRESHOLD, OKS_THRESHOLD, FrameScore, RealImageResult
+from drm_core.reporting import json_safe, measured, number
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import Sample
 
@@ -104,25 +105,9 @@ def plot_root_error(frames: list[FrameScore], path: Path, title: str) -> Path | 
     return path
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN and infinities become null so the file is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _num(value: float, fmt: str = ".1f", scale: float = 1.0) -> str:
-    return "-" if value is None or not math.isfinite(value) else format(value * scale, fmt)
-
-
 def _goal_row(metric: str, shown: str, value: float | None, goal: float, goal_text: str, higher: bool) -> str:
     """A row of the headline table; 'met' is blank when the value could not be measured."""
-    met = "" if value is None or not math.isfinite(value) else ("yes" if (value >= goal if higher else value <= goal)
-                                                                else "no")
+    met = "" if not measured(value) else ("yes" if (value >= goal if higher else value <= goal) else "no")
     return f"| {metric} | {shown} | {goal_text} | {met} |"
 
 
@@ -134,34 +119,34 @@ def markdown(result: RealImageResult, title: str, settings: dict[str, Any], shee
     lines = [f"# {title}", "", " ".join(f"{k}: `{v}`." for k, v in settings.items()), "",
              "| metric (12 limb joints) | value | goal | met |", "|---|---|---|---|",
              _goal_row(f"recall at OKS >= {OKS_THRESHOLD}",
-                       f"{_num(r.recall, '.1f', 100)} % ({r.matched} of {r.gt_people})", r.recall,
+                       f"{number(r.recall, '.1f', 100)} % ({r.matched} of {r.gt_people})", r.recall,
                        GOALS["recall"], f">= {GOALS['recall'] * 100:.0f} %", True),
              _goal_row("false positives per image",
-                       f"{_num(r.fp_per_image, '.2f')} ({r.false_positives} in {r.frames} frames)", r.fp_per_image,
+                       f"{number(r.fp_per_image, '.2f')} ({r.false_positives} in {r.frames} frames)", r.fp_per_image,
                        GOALS["fp_per_image"], f"<= {GOALS['fp_per_image']}", False),
              _goal_row("hip-centred MPJPE, median (mean)",
-                       f"{_num(r.mpjpe_mm_median, '.0f')} mm ({_num(r.mpjpe_mm_mean, '.0f')} mm; {r.matched_3d} "
+                       f"{number(r.mpjpe_mm_median, '.0f')} mm ({number(r.mpjpe_mm_mean, '.0f')} mm; {r.matched_3d} "
                        f"matched of {r.people_3d} people with 3D)", r.mpjpe_mm_median, GOALS["mpjpe_mm"],
                        f"<= {GOALS['mpjpe_mm']:.0f} mm", False),
              _goal_row("mid-hip error at 3-7 m, median",
-                       f"{_num(root['median_m'], '.2f')} m ({root['people']} people)", root["median_m"],
+                       f"{number(root['median_m'], '.2f')} m ({root['people']} people)", root["median_m"],
                        GOALS["root_error_3_7_m"], f"<= {GOALS['root_error_3_7_m']} m", False),
-             f"| mean OKS of the matched | {_num(r.mean_oks_matched, '.3f')} | | |",
+             f"| mean OKS of the matched | {number(r.mean_oks_matched, '.3f')} | | |",
              f"| loose match (OKS >= {LOOSE_OKS_THRESHOLD}), diagnostic only: MPJPE median / mid-hip median "
-             f"(3-7 m) | {_num(r.loose_3d['mpjpe_mm_median'], '.0f')} mm / "
-             f"{_num(r.loose_3d['root_error_m_median'], '.2f')} m ({_num(r.loose_3d['root_error_m_median_3_7'], '.2f')}"
+             f"(3-7 m) | {number(r.loose_3d['mpjpe_mm_median'], '.0f')} mm / "
+             f"{number(r.loose_3d['root_error_m_median'], '.2f')} m ({number(r.loose_3d['root_error_m_median_3_7'], '.2f')}"
              f" m); {r.loose_3d['people']} people with 3D | | |",
              "", "Mid-hip error by true distance (matched people with 3D ground truth):", "",
              "| distance | people | median (m) | mean (m) |", "|---|---|---|---|"]
     for label, row in r.root_error_by_distance.items():
-        lines.append(f"| {label} | {row['people']} | {_num(row['median_m'], '.2f')} | {_num(row['mean_m'], '.2f')} |")
+        lines.append(f"| {label} | {row['people']} | {number(row['median_m'], '.2f')} | {number(row['mean_m'], '.2f')} |")
     lines += ["", "Per source:", "",
               "| source | frames | people | recall | FP / image | people with 3D | MPJPE median (mm) "
               "| mid-hip median (m) |", "|---|---|---|---|---|---|---|---|"]
     for name, s in r.by_source.items():
-        lines.append(f"| {name} | {s.frames} | {s.gt_people} | {_num(s.recall, '.1f', 100)} % | "
-                     f"{_num(s.fp_per_image, '.2f')} | {s.people_3d} | {_num(s.mpjpe_mm_median, '.0f')} | "
-                     f"{_num(s.root_error_m_median, '.2f')} |")
+        lines.append(f"| {name} | {s.frames} | {s.gt_people} | {number(s.recall, '.1f', 100)} % | "
+                     f"{number(s.fp_per_image, '.2f')} | {s.people_3d} | {number(s.mpjpe_mm_median, '.0f')} | "
+                     f"{number(s.root_error_m_median, '.2f')} |")
     lines += ["", "How it is measured (drm_core/evaluation/real_images.py): OKS is COCO's, over the 12 limb joints "
               "with COCO's per-joint sigmas; the person's area is the area of its ground-truth box (the dataset's "
               "box, else the tight box of its labelled joints), about twice COCO's segmentation area, so these OKS "
@@ -187,7 +172,7 @@ def write_report(out_dir: Path | str, result: RealImageResult, frames: list[Fram
     plot = plot_root_error(frames, out / "root_error_vs_distance.png", title)
     data = {"title": title, "settings": settings, "goals": GOALS, "result": result.as_dict(),
             "frames": [asdict(f) for f in frames]}
-    (out / "real_eval.json").write_text(json.dumps(_json_safe(data), indent=1), encoding="utf-8")
+    (out / "real_eval.json").write_text(json.dumps(json_safe(data), indent=1), encoding="utf-8")
     written.append(out / "real_eval.json")
     (out / "real_eval.md").write_text(markdown(result, title, settings, sheet and sheet.name, plot and plot.name),
                                       encoding="utf-8")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ from matplotlib.figure import Figure  # a bare Figure renders with Agg and touch
 
 from drm_core.evaluation.mupots import MuPoTSResult
 from drm_core.evaluation.panoptic import ACTIVITIES, PanopticResult
+from drm_core.reporting import json_safe, number
 
 # DRM paper, Table 1 (MuPoTS-3D, averages over the 20 sequences): matched PCK_rel, PCK_abs, PCK_root, AUC_rel;
 # all people PCK_rel, PCK_abs. 3DMPPE is the paper's "CDMP".
@@ -27,25 +27,8 @@ TABLE4_PAPER = {
 }
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.1f}"
-
-
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-def _json_safe(obj):
-    """NaN and infinities become null so the file is strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _provenance(result: MuPoTSResult) -> list[str]:
@@ -70,14 +53,14 @@ def mupots_markdown(result: MuPoTSResult, title: str, method: str = "Ours") -> s
              _row(["Method", "Matched PCK_rel", "Matched PCK_abs", "Matched PCK_root", "Matched AUC_rel",
                    "All PCK_rel", "All PCK_abs"]),
              _row(["---"] * 7)]
-    lines += [_row([name] + [_fmt(v) for v in values]) for name, values in TABLE1_PAPER.items()]
-    lines.append(_row([f"**{method}**"] + [f"**{_fmt(v)}**" for v in ours]))
+    lines += [_row([name] + [number(v) for v in values]) for name, values in TABLE1_PAPER.items()]
+    lines.append(_row([f"**{method}**"] + [f"**{number(v)}**" for v in ours]))
     lines += ["", f"- Ground-truth people: {result.num_annotated}, matched: {result.num_matched} "
               f"(recall {100 * result.recall:.1f} %).",
               f"- Scoring `{result.scoring}` on {result.joint_set} records: {result.scoring_description}.",
               *_provenance(result),
-              f"- Matched people: MPJPE rel {_fmt(result.mpjpe_rel_mm)} mm, abs {_fmt(result.mpjpe_abs_mm)} mm, "
-              f"root error {_fmt(result.root_error_mm)} mm; AUC_abs {_fmt(m.auc_abs)}.",
+              f"- Matched people: MPJPE rel {number(result.mpjpe_rel_mm)} mm, abs {number(result.mpjpe_abs_mm)} mm, "
+              f"root error {number(result.root_error_mm)} mm; AUC_abs {number(m.auc_abs)}.",
               "- The paper's rows are on the full MuPoTS-3D test set (20 sequences, height-normalised ground "
               "truth); ours are comparable only when evaluated on the same data.", "",
               "## Per sequence", "",
@@ -85,7 +68,7 @@ def mupots_markdown(result: MuPoTSResult, title: str, method: str = "Ours") -> s
                     "All PCK_rel", "All PCK_abs"]), _row(["---"] * 9)]
     for name, s in result.per_sequence.items():
         lines.append(_row([name, str(int(s["num_annotated"])), str(int(s["num_matched"]))] +
-                          [_fmt(s[k]) for k in ("pck_rel", "pck_abs", "pck_root", "auc_rel", "all_pck_rel",
+                          [number(s[k]) for k in ("pck_rel", "pck_abs", "pck_root", "auc_rel", "all_pck_rel",
                                                 "all_pck_abs")]))
     return "\n".join(lines) + "\n"
 
@@ -95,16 +78,16 @@ def panoptic_markdown(result: PanopticResult, title: str, method: str = "Ours") 
     header = ["Method", "Haggling", "Mafia", "Ultimatum", "Pizza", "Mean"]
     lines = [f"# {title}", "", "CMU Panoptic RtError (mm, pelvis absolute 3D error of people matched within "
              "30 px), laid out like Table 4 of the DRM paper.", "", _row(header), _row(["---"] * len(header))]
-    lines += [_row([name] + [_fmt(v) for v in values]) for name, values in TABLE4_PAPER.items()]
-    lines.append(_row([f"**{method}**"] + [f"**{_fmt(result.rt_error_mm.get(a))}**" for a in ACTIVITIES] +
-                      [f"**{_fmt(result.mean_rt_error_mm)}**"]))
+    lines += [_row([name] + [number(v) for v in values]) for name, values in TABLE4_PAPER.items()]
+    lines.append(_row([f"**{method}**"] + [f"**{number(result.rt_error_mm.get(a))}**" for a in ACTIVITIES] +
+                      [f"**{number(result.mean_rt_error_mm)}**"]))
     lines += ["", "MPJPE (mm, pelvis-aligned, labelled joints; the paper gives it only in its supplement):", "",
               _row(header), _row(["---"] * len(header)),
-              _row([method] + [_fmt(result.mpjpe_mm.get(a)) for a in ACTIVITIES] + [_fmt(result.mean_mpjpe_mm)])]
+              _row([method] + [number(result.mpjpe_mm.get(a)) for a in ACTIVITIES] + [number(result.mean_mpjpe_mm)])]
     others = [a for a in result.rt_error_mm if a not in ACTIVITIES]
     if others:
         lines += ["", "Sequences outside the four activities (counted in our means): " +
-                  ", ".join(f"{a} RtError {_fmt(result.rt_error_mm[a])} mm, MPJPE {_fmt(result.mpjpe_mm[a])} mm"
+                  ", ".join(f"{a} RtError {number(result.rt_error_mm[a])} mm, MPJPE {number(result.mpjpe_mm[a])} mm"
                             for a in others)]
     lines += ["", f"- Ground-truth people: {sum(result.num_annotated.values())}, matched: "
               f"{sum(result.num_matched.values())} (recall {100 * result.recall:.1f} %).",
@@ -118,7 +101,7 @@ def plot_pck_curves(result: MuPoTSResult, path: Path, title: str) -> Path:
     ax = fig.add_subplot()
     for curve, kind, auc in ((result.pck_rel_curve, "relative", result.matched.auc_rel),
                              (result.pck_abs_curve, "absolute", result.matched.auc_abs)):
-        ax.plot(result.thresholds_mm, curve, marker=".", label=f"{kind} (AUC {_fmt(auc)})")
+        ax.plot(result.thresholds_mm, curve, marker=".", label=f"{kind} (AUC {number(auc)})")
     ax.axvline(150.0, color="grey", lw=0.8, ls="--")
     ax.set(xlabel="threshold (mm)", ylabel="3DPCK (%)", xlim=(0, 150), ylim=(0, 100), title=title)
     ax.grid(alpha=0.3)
@@ -159,7 +142,7 @@ def write_report(out_dir: Path | str, result: MuPoTSResult | PanopticResult, tit
     else:
         raise TypeError(f"write_report takes a MuPoTSResult or PanopticResult, got {type(result).__name__}")
     paths = [out / f"{stem}_metrics.json", out / f"{stem}_report.md"]
-    paths[0].write_text(json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+    paths[0].write_text(json.dumps(json_safe(result.to_dict()), indent=2) + "\n")
     paths[1].write_text(markdown)
     if isinstance(result, MuPoTSResult):
         paths.append(plot_pck_curves(result, out / f"{stem}_pck_curve.png", title))

@@ -2,7 +2,6 @@
 of sample frames and per-frame curves (PNG). Needs no ROS: it draws from the replay's plain records."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot global state
 
 from drm_core.drawing import draw_people
+from drm_core.reporting import number
 from drm_core.skeleton import Skeleton
 
 GOLDEN_RATIO = 0.618033988749895
@@ -132,12 +132,6 @@ def plot_curves(per_frame: list[dict], jitter: list[float | None], path: Path) -
     return path
 
 
-def _fmt(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
 def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int = 50) -> str:
     """report.md: what was replayed, what was skipped and why, label-free figures, ground truth, pictures."""
     s = summary
@@ -172,11 +166,11 @@ def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int
                   "| figure | value |", "|---|---|",
                   f"| frames with nobody | {t['frames_with_nobody']} of {t['frames']} |",
                   f"| tracks (distinct ids) | {t['tracks']} |",
-                  f"| mean track length (frames) | {_fmt(t['mean_track_frames'])} |",
+                  f"| mean track length (frames) | {number(t['mean_track_frames'])} |",
                   f"| tracks shorter than 5 frames | {t['short_tracks']} |",
-                  f"| bone-length variation per track (median CV, %) | {_fmt(t['bone_cv_percent_median'])} |",
-                  f"| joint jitter, median acceleration (m/s²) | {_fmt(t['jitter_m_s2_median'], 2)} |",
-                  f"| joint jitter, p95 acceleration (m/s²) | {_fmt(t['jitter_m_s2_p95'], 2)} |", "",
+                  f"| bone-length variation per track (median CV, %) | {number(t['bone_cv_percent_median'])} |",
+                  f"| joint jitter, median acceleration (m/s²) | {number(t['jitter_m_s2_median'], '.2f')} |",
+                  f"| joint jitter, p95 acceleration (m/s²) | {number(t['jitter_m_s2_p95'], '.2f')} |", "",
                   f"Tracker: {s.get('tracker')}; smoothing: {s.get('smoothing') or 'off'}.", ""]
     m = s.get("metrics")
     if m:
@@ -184,12 +178,12 @@ def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int
                   f"On {s['ground_truth_frames']} frames with ground truth (drm_core.evaluation, MuPoTS-style "
                   "matching at 40 px, absolute metric joints, no bone rescaling):", "",
                   "| figure | value |", "|---|---|",
-                  f"| MPJPE absolute (mm) | {_fmt(m.get('mpjpe_abs_mm'))} |",
-                  f"| MPJPE root-relative (mm) | {_fmt(m.get('mpjpe_rel_mm'))} |",
-                  f"| root error (mm) | {_fmt(m.get('root_error_mm'))} |",
-                  f"| recall (matched / annotated people) | {_fmt(m.get('recall'), 3)} |",
-                  f"| matched PCK_rel / PCK_abs / PCK_root (%) | {_fmt(m['matched'].get('pck_rel'))} / "
-                  f"{_fmt(m['matched'].get('pck_abs'))} / {_fmt(m['matched'].get('pck_root'))} |"]
+                  f"| MPJPE absolute (mm) | {number(m.get('mpjpe_abs_mm'))} |",
+                  f"| MPJPE root-relative (mm) | {number(m.get('mpjpe_rel_mm'))} |",
+                  f"| root error (mm) | {number(m.get('root_error_mm'))} |",
+                  f"| recall (matched / annotated people) | {number(m.get('recall'), '.3f')} |",
+                  f"| matched PCK_rel / PCK_abs / PCK_root (%) | {number(m['matched'].get('pck_rel'))} / "
+                  f"{number(m['matched'].get('pck_abs'))} / {number(m['matched'].get('pck_root'))} |"]
         ident = s.get("identity")
         if ident:
             lines += [f"| id switches (ground-truth identities) | {ident['id_switches']} |",
