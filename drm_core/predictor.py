@@ -37,6 +37,7 @@ class Predictor:
         self.engine = engine
         self.codec = codec
         self.warnings = tuple(warnings)
+        self.model_threshold = codec.config.center_threshold  # the model's own, from its checkpoint
 
     @property
     def skeleton(self) -> Skeleton:
@@ -52,7 +53,8 @@ class Predictor:
         return f"{self.engine.description}, input {w}x{h}"
 
     def set_decoding(self, score_threshold: float | None = None, max_people: int | None = None) -> None:
-        """Change the person score threshold or the most people decoded, for the following frames."""
+        """Change the person score threshold or the most people decoded, for the following frames (None: leave it;
+        `model_threshold` is the checkpoint's own)."""
         changes = {k: v for k, v in (("center_threshold", score_threshold), ("max_people", max_people))
                    if v is not None}
         self.codec = DRMCodec(dataclasses.replace(self.codec.config, **changes), self.codec.skeleton)

@@ -10,10 +10,18 @@ start rclpy with `signal_handler_options=SignalHandlerOptions.NO` and install th
   leaves, and the process destroys its node and shuts rclpy down itself, in that order.
 
 A second signal during the clean-up is ignored rather than interrupting it.
+
+Offline jobs (record, replay, playback) use the same class as a context manager, running from the start:
+`with GracefulStop(announce="...") as stop:` polls `stop.requested` between frames, prints the announcement on
+the first signal, and lets a second Ctrl-C stop at once (KeyboardInterrupt) when a frame takes too long.
+Leaving the block restores the handlers it replaced. Outside the main thread (where Python cannot take
+signals) it installs nothing and `requested` stays False.
 """
 from __future__ import annotations
 
 import signal
+import sys
+import threading
 import time
 from types import FrameType
 from typing import Callable
@@ -24,18 +32,37 @@ class StopRequested(BaseException):
     so no `except Exception` in library code swallows it)."""
 
 
-class GracefulStop:
-    """SIGINT/SIGTERM handler of one process; `install()` it first thing in main()."""
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What an offline job says when asked to stop.
+JOB_STOP = "stopping after this frame; outputs so far are kept"
 
-    def __init__(self) -> None:
+
+class GracefulStop:
+    """SIGINT/SIGTERM handler of one process; `install()` it first thing in main(), or use it as a context
+    manager around an offline job's loop."""
+
+    def __init__(self, announce: str = "") -> None:
         self.requested = False
         self.signal_name = ""
         self._raise = True
+        self._announce = announce  # printed on the first signal; a job that says it also takes a second Ctrl-C
+        self._previous: dict[int, object] = {}
 
     def install(self) -> "GracefulStop":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
+
+    def __enter__(self) -> "GracefulStop":
+        self.install()
+        self._raise = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
     def running(self) -> None:
         """From now on a signal only sets `requested` (the main loop polls it)."""
@@ -49,7 +76,11 @@ class GracefulStop:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         first = not self.requested
+        if not first and self._announce and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a job's second Ctrl-C: stop now, not after the frame
         self.requested, self.signal_name = True, self.signal_name or signal.Signals(signum).name
+        if first and self._announce:
+            print(f"\n{self.signal_name}: {self._announce}", file=sys.stderr, flush=True)
         if self._raise and first:
             raise StopRequested(self.signal_name)
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drm_ros.interrupt import Interrupt
+from drm_ros.signals import JOB_STOP, GracefulStop
 
 
 class PlaybackError(RuntimeError):
@@ -81,7 +81,7 @@ def play(bag: Path, options: PlaybackOptions = PlaybackOptions(), node=None) -> 
         worst_late, played_s = 0.0, 0.0
         interrupted = False
         try:
-            with Interrupt() as interrupt:
+            with GracefulStop(announce=JOB_STOP) as interrupt:
                 deadline = time.monotonic() + options.wait_subscribers_s
                 while options.wait_subscribers_s and not interrupt.requested and time.monotonic() < deadline and \
                         not all(p.get_subscription_count() for p in publishers.values()):

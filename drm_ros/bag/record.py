@@ -49,13 +49,10 @@ from drm_core.skeleton import MPI15
 from drm_core.pose_types import Poses3D, Sample
 from drm_ros.sim.camera_sim import FRAME_ID, camera_info_of
 from drm_ros.frame.image_conversion import rgb_to_compressed, rgb_to_image
-from drm_ros.interrupt import Interrupt
+from drm_ros.signals import JOB_STOP, GracefulStop
 from drm_ros.frame.pose_messages import poses_to_msg
-from drm_ros.bag.replay import POSES_TYPE, drm_typestore
+from drm_ros.bag.schema import GT_TOPIC, IMAGE_TOPIC, INFO_TOPIC, POSES_TYPE, drm_typestore
 
-IMAGE_TOPIC = "/camera/image_raw"
-INFO_TOPIC = "/camera/camera_info"
-GT_TOPIC = "/ground_truth/poses"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 SYNTHETIC = ("synthetic-walk", "synthetic")
 DATASET = "dataset"
@@ -318,7 +315,7 @@ def record(source: str, out: Path, options: RecordOptions = RecordOptions()) -> 
                                else ("sensor_msgs/msg/Image", IMAGE_TOPIC))
     written, with_gt = 0, 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    with Interrupt() as interrupt, Writer(out, version=9, storage_plugin=storage) as writer, \
+    with GracefulStop(announce=JOB_STOP) as interrupt, Writer(out, version=9, storage_plugin=storage) as writer, \
             tqdm(total=total or None, desc=f"record {out.name}", unit="frame") as bar:
         c_img = writer.add_connection(image_topic, image_type, typestore=store)
         c_info = writer.add_connection(INFO_TOPIC, "sensor_msgs/msg/CameraInfo", typestore=store)

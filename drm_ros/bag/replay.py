@@ -22,7 +22,7 @@ Ctrl-C or SIGTERM stops after the current frame and writes every output for the 
 A bag that is damaged part way gets a report of what was read and exit status 1; so does a bag that cannot be
 opened (summary.json and report.md say why).
 No ROS runtime is needed: bags are read and written with rosbags; messages are (de)serialised by rclpy so the
-node's own functions (drm_ros.frame.image_conversion, drm_ros.frame.intrinsics, drm_ros.frame.pose_messages, drm_ros.frame.markers) serve both.
+node's own frame pipeline (drm_ros.frame.pipeline) serves both.
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ import math
 import shlex
 import sqlite3
 import sys
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,29 +39,20 @@ from pathlib import Path
 import numpy as np
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo
 from tqdm import tqdm
 
 from drm_core.camera import InvalidCameraError
 from drm_core.evaluation.temporal import TrackFrame, id_switches, temporal_metrics
 from drm_core.smoothing import OneEuroConfig
-from drm_core.tracking import Tracker, TrackerConfig
-from drm_ros.frame.image_conversion import BadImageError, image_to_rgb
-from drm_ros.interrupt import Interrupt
-from drm_ros.frame.intrinsics import IntrinsicsMismatchError, IntrinsicsStore, MissingIntrinsicsError
-from drm_ros.frame.markers import MarkerOptions, pose_markers
-from drm_ros.frame.pose_messages import poses_to_msg
+from drm_core.tracking import TrackerConfig
+from drm_ros.signals import JOB_STOP, GracefulStop
+from drm_ros.frame.intrinsics import IntrinsicsStore
+from drm_ros.frame.pipeline import FrameDropped, FramePipeline
+from drm_ros.bag.schema import (IMAGE_TYPES, INFO_TYPE, MARKERS_TOPIC, MARKERS_TYPE, POSES_TOPIC, POSES_TYPE,
+                               drm_typestore)
 from drm_ros.msg import PoseArray3D
 from drm_ros.live.params import ENGINES
-
-IMAGE_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage}
-INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-POSES_TYPE = "drm_ros/msg/PoseArray3D"
-MARKERS_TYPE = "visualization_msgs/msg/MarkerArray"
-POSES_TOPIC = "/drm/poses"  # the node's default poses_topic, resolved
-MARKERS_TOPIC = "/drm/markers"
-MSG_DIR = Path(__file__).resolve().parents[1] / "msg"
-
 
 class ReplayError(RuntimeError):
     """A bag that cannot be replayed: missing, unreadable, damaged or without the topics asked for."""
@@ -83,16 +73,6 @@ class ReplayOptions:
     tracker: TrackerConfig = TrackerConfig()
     smoothing: OneEuroConfig | None = None  # None: off
     samples: int = 12  # frames on the contact sheet
-
-
-def drm_typestore():
-    """rosbags' Kilted typestore with this package's messages registered (from msg/, the one definition)."""
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
-
-    store = get_typestore(Stores.ROS2_KILTED)
-    for path in sorted(MSG_DIR.glob("*.msg")):
-        store.register(get_types_from_msg(path.read_text(encoding="utf-8"), f"drm_ros/msg/{path.stem}"))
-    return store
 
 
 def _topic(topics: dict[str, str], wanted: str | None, types: set[str], what: str, flag: str) -> str:
@@ -166,7 +146,7 @@ def replay(bag: Path, out: Path, options: ReplayOptions = ReplayOptions(), comma
         _write_outputs(out, {"bag": str(bag), "error": str(err), "frames": 0, "processed": 0}, [], None, [])
         raise
     # From here a signal only asks to stop (during the model load too): the outputs are always written.
-    with Interrupt() as interrupt:
+    with GracefulStop(announce=JOB_STOP) as interrupt:
         try:
             return _Replay(reader, bag, out, out_bag, options, command, interrupt).run()
         finally:
@@ -177,7 +157,7 @@ class _Replay:
     """One replay: the reading loop, the per-frame work and what it collects for the summary and report."""
 
     def __init__(self, reader: Reader, bag: Path, out: Path, out_bag: Path, options: ReplayOptions, command: str,
-                 interrupt: Interrupt):
+                 interrupt: GracefulStop):
         self.reader, self.bag, self.out, self.out_bag, self.options = reader, bag, out, out_bag, options
         self.interrupt = interrupt
         topics = {c.topic: c.msgtype for c in reader.connections}
@@ -209,8 +189,7 @@ class _Replay:
         o = self.options
         self.FrameRecord = FrameRecord
         self.predictor = load_predictor(o.model, o.engine, o.device, o.input_size)
-        self.tracker = Tracker(o.tracker, self.predictor.skeleton.root, o.smoothing)
-        self.intrinsics = IntrinsicsStore(o.use_rectified)
+        self.pipeline = FramePipeline(self.predictor, IntrinsicsStore(o.use_rectified), o.tracker, o.smoothing)
         self.summary.update(model=self.predictor.description, input_size=list(self.predictor.input_size),
                             tracker=asdict(o.tracker), smoothing=asdict(o.smoothing) if o.smoothing else None)
         reader = self.reader
@@ -293,7 +272,7 @@ class _Replay:
             return
         self._copy(self.info_topic, timestamp, raw)
         try:
-            self.intrinsics.update(info)
+            self.pipeline.camera_info(info)
         except InvalidCameraError as err:  # the node refuses it the same way: the last good one stays
             self._refuse_info(timestamp, f"InvalidCameraError: {err}")
 
@@ -320,7 +299,6 @@ class _Replay:
                    f"frame_id {entry['frame_id']!r}): {reason}: {message}", file=sys.stderr)
 
     def _process(self, timestamp: int, raw: bytes, msgtype: str) -> None:
-        from drm_core.predictor import InvalidImageError
         from drm_ros.bag.replay_report import thumbnail
 
         self.frames += 1
@@ -333,26 +311,17 @@ class _Replay:
         self._copy(self.image_topic, timestamp, raw)
         header = msg.header
         try:
-            start = time.perf_counter()
-            rgb = image_to_rgb(msg)
-            camera = self.intrinsics.camera_for(header.frame_id, rgb.shape[1], rgb.shape[0],
-                                                (header.stamp.sec, header.stamp.nanosec))
-            poses = self.predictor.predict(rgb, camera)
-            latency = (time.perf_counter() - start) * 1e3
-        except (BadImageError, InvalidImageError, MissingIntrinsicsError, IntrinsicsMismatchError) as err:
-            self._skip(timestamp, header, type(err).__name__, str(err))
+            result = self.pipeline.process(msg)
+        except FrameDropped as err:
+            self._skip(timestamp, header, err.reason, str(err))
             return
-        stamp_s = header.stamp.sec + header.stamp.nanosec * 1e-9
-        tracked = self.tracker.update(poses, stamp_s)
-        poses, ids = tracked.poses, tracked.ids
-        skeleton = self.predictor.skeleton
-        self.writer.write(self.conn_poses, timestamp, serialize_message(poses_to_msg(poses, header, skeleton, ids)))
-        self.writer.write(self.conn_markers, timestamp,
-                          serialize_message(pose_markers(poses, header, skeleton, MarkerOptions(), ids)))
-        self.latency_ms.append(latency)
+        poses, ids, stamp_s = result.poses, result.ids, result.stamp_s
+        self.writer.write(self.conn_poses, timestamp, serialize_message(result.poses_msg))
+        self.writer.write(self.conn_markers, timestamp, serialize_message(result.markers_msg))
+        self.latency_ms.append(result.compute_ms)
         self.track_frames.append(TrackFrame(stamp_s, ids, poses.joints_cam_m))
         frame = {"index": index, "bag_time_ns": timestamp, "stamp": _stamp(header), "people": len(poses),
-                 "ids": ids.tolist(), "latency_ms": round(latency, 2)}
+                 "ids": ids.tolist(), "latency_ms": round(result.compute_ms, 2)}
         gt = self.ground_truth.get(_key(header))
         gt_uv = None
         if gt is not None:
@@ -366,8 +335,8 @@ class _Replay:
             frame["gt_people"] = len(gt.people)
         self.per_frame.append(frame)
         if index in self.sample_at:
-            self.thumbs.append(thumbnail(index, stamp_s, rgb, poses.joints_uv_px, poses.joints_cam_m, poses.joint_conf,
-                                         ids, gt_uv))
+            self.thumbs.append(thumbnail(index, stamp_s, result.rgb, poses.joints_uv_px, poses.joints_cam_m,
+                                         poses.joint_conf, ids, gt_uv))
 
 
 def _write_outputs(out: Path, summary: dict, thumbs: list, skeleton, jitter: list) -> dict:

@@ -37,16 +37,14 @@ from visualization_msgs.msg import MarkerArray
 
 from drm_core.camera import InvalidCameraError
 from drm_core.smoothing import OneEuroConfig
-from drm_core.tracking import Tracker
-from drm_ros.frame.image_conversion import image_to_rgb
-from drm_ros.signals import GracefulStop, StopRequested, spin
-from drm_ros.frame.intrinsics import IntrinsicsStore, MissingIntrinsicsError
-from drm_ros.live.latest_frame import LatestFrame
-from drm_ros.frame.markers import MarkerOptions, pose_markers
-from drm_ros.frame.pose_messages import poses_to_msg
-from drm_ros.msg import PoseArray3D
-from drm_ros.live.params import PARAMETERS, NodeParams, validate
+from drm_ros.frame.intrinsics import IntrinsicsStore
+from drm_ros.frame.markers import MarkerOptions
+from drm_ros.frame.pipeline import FrameDropped, FramePipeline
 from drm_ros.live.frame_stats import FrameStats
+from drm_ros.live.latest_frame import LatestFrame
+from drm_ros.live.params import PARAMETERS, NodeParams, validate
+from drm_ros.msg import PoseArray3D
+from drm_ros.signals import GracefulStop, StopRequested, spin
 
 __all__ = ["DRMNode", "PARAMETERS", "validate", "main"]  # PARAMETERS/validate: for launch-file tests
 
@@ -94,18 +92,16 @@ class DRMNode(Node):
         core_log.propagate = False
         self.get_logger().info(f"loading the model ({p.model_path or 'the shipped one'}, engine {p.engine}, "
                                f"device {p.device})")
-        self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size,
-                                        p.score_threshold or None, p.max_people)
-        self._model_threshold = self.predictor.codec.config.center_threshold  # score_threshold 0 returns to it
+        self.predictor = load_predictor(p.model_path or None, p.engine, p.device, p.input_size)
+        self._apply_decoding(p)
         engine = self.predictor.engine  # torch engines name their device; onnxruntime names its provider
         self._device = getattr(engine, "device", "cpu" if "CPU" in engine.description else "cuda")
-        self.intrinsics = IntrinsicsStore(p.use_rectified, p.fallback)
-        # Person ids that follow people: one tracker per camera (frame_id), used by the worker thread only.
-        self._smoothing = OneEuroConfig(p.smoothing_min_cutoff_hz, p.smoothing_beta) if p.smoothing else None
-        self._trackers: dict[str, Tracker] = {}
+        # The frame pipeline the bag replay runs too; its trackers are used by the worker thread only.
+        smoothing = OneEuroConfig(p.smoothing_min_cutoff_hz, p.smoothing_beta) if p.smoothing else None
+        self.pipeline = FramePipeline(self.predictor, IntrinsicsStore(p.use_rectified, p.fallback),
+                                      smoothing=smoothing, marker_options=self._markers_from(p))
         self.stats = FrameStats()
         self._last_logged: dict[str, float] = {}
-        self._marker_options = self._markers_from(p)
         self._last_image = time.monotonic()  # of the last image, or of the moment waiting for one began
         self._image_publishers = 0
         self._qos_trouble: tuple[float, str] | None = None  # (when, what) of the last QoS event
@@ -156,10 +152,14 @@ class DRMNode(Node):
             values[change.name] = change.value
         params = NodeParams(**values)
         if (params.score_threshold, params.max_people) != (self.params.score_threshold, self.params.max_people):
-            self.predictor.set_decoding(params.score_threshold or self._model_threshold, params.max_people)
-        self._marker_options = self._markers_from(params)
+            self._apply_decoding(params)
+        self.pipeline.marker_options = self._markers_from(params)
         self.params = params
         return SetParametersResult(successful=True)
+
+    def _apply_decoding(self, p: NodeParams) -> None:
+        """score_threshold 0 is the model's own threshold (from its checkpoint), at start and at run time."""
+        self.predictor.set_decoding(p.score_threshold or self.predictor.model_threshold, p.max_people)
 
     @staticmethod
     def _markers_from(p: NodeParams) -> MarkerOptions:
@@ -169,7 +169,7 @@ class DRMNode(Node):
     # --- inputs (executor thread: cheap work only) ----------------------------------------------------------
     def _on_camera_info(self, info: CameraInfo) -> None:
         try:
-            self.intrinsics.update(info)
+            self.pipeline.camera_info(info)
         except InvalidCameraError as err:  # refused, never used: the last good one of that frame stays
             self._throttled("error", f"camera_info:{info.header.frame_id}", f"CameraInfo refused: {err}")
 
@@ -202,14 +202,14 @@ class DRMNode(Node):
                 continue
             try:
                 self._process(msg)
-            except ValueError as err:  # BadImageError, IntrinsicsMismatchError, InvalidImageError: bad input
+            except FrameDropped as err:
                 self.stats.bad()
-                self._throttled("error", _cause(err), f"frame {_stamp_text(msg.header)} dropped: {err}")
-            except MissingIntrinsicsError as err:
-                self.stats.bad()
-                self._throttled("warning", "no_camera_info",
-                                f"frame {_stamp_text(msg.header)} dropped: {err}; waiting for CameraInfo on "
-                                f"'{self.info_sub.topic_name}' (or set the fallback_fx/fy/cx/cy parameters)")
+                if err.missing_intrinsics:
+                    self._throttled("warning", "no_camera_info",
+                                    f"frame {_stamp_text(msg.header)} dropped: {err}; waiting for CameraInfo on "
+                                    f"'{self.info_sub.topic_name}' (or set the fallback_fx/fy/cx/cy parameters)")
+                else:
+                    self._throttled("error", _cause(err), f"frame {_stamp_text(msg.header)} dropped: {err}")
             except Exception as err:  # noqa: BLE001 - the node must outlive any single frame
                 if not self.context.ok():  # shut down (SIGINT/SIGTERM) mid-frame: nowhere left to publish
                     break
@@ -218,19 +218,11 @@ class DRMNode(Node):
                                                        f"{type(err).__name__}: {err}")
 
     def _process(self, msg: Image | CompressedImage) -> None:
-        rgb = image_to_rgb(msg)
-        header = msg.header
-        camera = self.intrinsics.camera_for(header.frame_id, rgb.shape[1], rgb.shape[0],
-                                            (header.stamp.sec, header.stamp.nanosec))
-        poses = self.predictor.predict(rgb, camera)
-        tracker = self._trackers.setdefault(header.frame_id, Tracker(root=self.predictor.skeleton.root,
-                                                                     smoothing=self._smoothing))
-        tracked = tracker.update(poses, header.stamp.sec + header.stamp.nanosec * 1e-9)
-        poses, ids = tracked.poses, tracked.ids
-        self.pose_pub.publish(poses_to_msg(poses, header, self.predictor.skeleton, ids))
-        if self.params.publish_markers:
-            self.marker_pub.publish(pose_markers(poses, header, self.predictor.skeleton, self._marker_options, ids))
-        latency = self.get_clock().now() - Time.from_msg(header.stamp, clock_type=self.get_clock().clock_type)
+        result = self.pipeline.process(msg, markers=self.params.publish_markers)
+        self.pose_pub.publish(result.poses_msg)
+        if result.markers_msg is not None:
+            self.marker_pub.publish(result.markers_msg)
+        latency = self.get_clock().now() - Time.from_msg(msg.header.stamp, clock_type=self.get_clock().clock_type)
         self.stats.processed(latency.nanoseconds / 1e6)
 
     # --- logging and diagnostics ------------------------------------------------------------------------------
@@ -314,10 +306,10 @@ class RosLogHandler(logging.Handler):
             self.ros_logger.info(message)
 
 
-def _cause(err: Exception) -> str:
+def _cause(err: FrameDropped) -> str:
     """The kind of problem, for throttling: the message with its numbers blanked out (a wrong step and a
     short buffer are logged separately; the same wrong step on every frame once per THROTTLE_S)."""
-    return type(err).__name__ + re.sub(r"\d+(\.\d+)?", "#", str(err))
+    return err.reason + re.sub(r"\d+(\.\d+)?", "#", str(err))
 
 
 LARGE_IMAGE_HINT = ("(large best-effort images from a process without a big shared-memory segment are dropped by "

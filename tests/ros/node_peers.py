@@ -103,7 +103,7 @@ def script() -> list[Step]:
     return steps
 
 
-def _poses_json(msg: PoseArray3D) -> dict:
+def poses_json(msg: PoseArray3D) -> dict:
     return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
             "skeleton": msg.skeleton, "joint_names": list(msg.joint_names), "bones": list(msg.bones),
             "ids": [p.id for p in msg.people], "scores": [p.score for p in msg.people],
@@ -161,7 +161,7 @@ def main(out_json: str, timeout_s: float) -> int:
     wait_for(lambda: len(diagnostics) > count, 3.0)  # the node's counters after the whole script
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
     with open(out_json, "w", encoding="utf-8") as f:
-        json.dump({"steps": log, "poses": [_poses_json(m) for m in poses],
+        json.dump({"steps": log, "poses": [poses_json(m) for m in poses],
                    "markers": [_markers_json(m) for m in markers], "diagnostics": values,
                    "parameter_changes": changes}, f)
     node.destroy_node()
@@ -177,7 +177,7 @@ def listen(out_json: str, count: int, timeout_s: float) -> int:
     node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
     spin_until(node, lambda: len(poses) >= count, time.monotonic() + timeout_s)
     with open(out_json, "w", encoding="utf-8") as f:
-        json.dump({"poses": [_poses_json(m) for m in poses]}, f)
+        json.dump({"poses": [poses_json(m) for m in poses]}, f)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

@@ -7,6 +7,7 @@ publishes 10 frames/s), half of them beside a CPU-burning process; SIGINT and SI
 """
 from __future__ import annotations
 
+from pathlib import Path
 import os
 import random
 import signal

@@ -1,6 +1,7 @@
 """Training on synthetic scenes: the loss goes down, resume continues exactly, configs load and fail clearly."""
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 import dataclasses
 import json

@@ -3,6 +3,7 @@ or in a real one), read back; damaged bags, skipped frames, an interrupted repla
 bag path against drm_core's direct evaluation."""
 from __future__ import annotations
 
+from pathlib import Path
 import json
 import signal
 import subprocess
@@ -34,7 +35,7 @@ from drm_ros.frame.markers import colour_of
 from drm_ros.frame.pose_messages import poses_to_msg
 from drm_ros.msg import PoseArray3D
 from drm_ros.bag.record import RecordOptions, record
-from drm_ros.bag.replay import MARKERS_TOPIC, POSES_TOPIC, POSES_TYPE, drm_typestore
+from drm_ros.bag.schema import MARKERS_TOPIC, POSES_TOPIC, POSES_TYPE, drm_typestore
 from drm_ros.bag.replay import main as replay_main
 from tests.paths import ROOT
 

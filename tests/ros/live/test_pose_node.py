@@ -3,6 +3,7 @@ headers, people, geometry, agreement with the offline predictor and evaluation, 
 Also the node's parts that need no DDS: the newest-frame mailbox, the statistics and the parameter rules."""
 from __future__ import annotations
 
+from pathlib import Path
 import json
 import re
 import shutil

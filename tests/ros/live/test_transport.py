@@ -9,6 +9,7 @@ publisher's process, as for a camera driver started outside this project.
 """
 from __future__ import annotations
 
+from pathlib import Path
 import json
 import os
 import signal
