@@ -22,6 +22,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from drm_core.assets import DEFAULT_MODEL_PATH
 from drm_core.onnx_format import OPSET
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from drm_core.checkpoint import CheckpointError
-    from drm_core.predictor import DEFAULT_MODEL_PATH
 
     parser = argparse.ArgumentParser(description="Export a checkpoint into the ONNX cache now.")
     parser.add_argument("checkpoint", nargs="?", type=Path, default=DEFAULT_MODEL_PATH)

@@ -11,18 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
+from drm_core.assets import DEFAULT_MODEL_PATH
 from drm_core.camera import Camera, Letterbox
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.engines import Engine, OnnxEngine, TorchEngine, resolve_device
+from drm_core.onnx_cache import onnx_for_checkpoint
 from drm_core.onnx_format import codec_config_of
 from drm_core.skeleton import MPI15, Skeleton
 from drm_core.pose_types import Poses3D
 
 log = logging.getLogger(__name__)
 
-# The small model (EfficientNet-Lite0, synthetic + pseudo-labelled real frames) shipped with the package (see
-# drm_core/assets/README.md).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "drm_small_effnet_real.pt"
 ENGINES = ("auto", "torch", "onnxruntime")
 
 
@@ -110,7 +109,6 @@ def load_predictor(model_path: str | Path | None = None, engine: str = "auto", d
     onnxruntime with an exported or cached model does not load torch.
     Raises CheckpointError (missing or corrupt model), ValueError (bad option).
     """
-    from drm_core.onnx_cache import onnx_for_checkpoint
 
     choice = resolve_device(device)
     engine = resolve_engine(engine, choice.device)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from drm_core import export, onnx_format
 from drm_core.model import DRM
-from drm_core.predictor import DEFAULT_MODEL_PATH, load_predictor
+from drm_core.assets import DEFAULT_MODEL_PATH
+from drm_core.predictor import load_predictor
 from tests.paths import ROOT
 
 
