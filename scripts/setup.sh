@@ -39,4 +39,8 @@ mkdir -p build
 # shellcheck source=/dev/null
 (source scripts/env.sh && python -m drm_core.onnx_cache > build/onnx_cache.log 2>&1) \
   || { cat build/onnx_cache.log; echo "[setup] exporting the shipped model to ONNX failed" >&2; exit 1; }
+# Real footage for the demo's camera (sports2d's demo video and calibration, 9 MB from PyPI, cached); without it
+# the demo shows synthetic scenes.
+(source scripts/env.sh && python -m drm_core.real_data.demo_footage --fetch > build/demo_footage.log 2>&1) \
+  || echo "[setup] no demo footage (offline?): the demo shows synthetic scenes (build/demo_footage.log)"
 echo "[setup] ready: source scripts/env.sh"

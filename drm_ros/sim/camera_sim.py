@@ -1,8 +1,10 @@
-"""A synthetic camera: sensor_msgs Image (or CompressedImage) + CameraInfo of generated scenes, with their
-exact ground truth. The demo, the node tests and the soak benchmark use it in place of a real camera.
+"""A stand-in camera: sensor_msgs Image (or CompressedImage) + CameraInfo of generated scenes, with their
+exact ground truth, or of a real video with its calibration. The demo, the node tests and the soak benchmark use
+it in place of a real camera.
 
 python -m drm_ros.camera_sim --rate 30 --count 300 [--encoding bgr8] [--compressed png]
        [--ground-truth gt.jsonl] [--image-topic image] [--camera-info-topic camera_info] [--ros-args ...]
+python -m drm_ros.camera_sim --footage         (the demo's real video, drm_core.real_data.demo_footage; looped)
 
 In Python: SyntheticCamera(CameraSimConfig(...)).frame(i) -> (Image, CameraInfo, Sample).
 Every scene draws its own intrinsics (and, with distortion_prob, a lens distortion), so each image goes out
@@ -25,6 +27,7 @@ from std_msgs.msg import Header
 from drm_core.camera import Camera
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.pose_types import Sample
+from drm_core.real_data.demo_footage import DemoFootage, camera_crop, demo_footage
 from drm_ros.frame.image_conversion import WRITABLE_ENCODINGS, rgb_to_compressed, rgb_to_image
 from drm_ros.signals import GracefulStop, StopRequested, run_stoppable
 
@@ -94,6 +97,32 @@ class SyntheticCamera:
         return image, camera_info_of(sample.camera, Header(stamp=header.stamp, frame_id=header.frame_id)), sample
 
 
+class VideoCamera:
+    """Frames of a real video, centre-cropped and resized to width x height, with the camera that follows;
+    the video starts again at its end."""
+
+    def __init__(self, footage: DemoFootage, width: int, height: int, frame_id: str = FRAME_ID):
+        import cv2
+
+        self._cv2 = cv2
+        self.footage, self.width, self.height, self.frame_id = footage, width, height, frame_id
+        self._capture = cv2.VideoCapture(str(footage.video))
+        if not self._capture.isOpened():
+            raise ValueError(f"video {footage.video}: cannot be opened")
+        full = np.zeros((footage.camera.height, footage.camera.width, 3), np.uint8)
+        self.camera = camera_crop(full, footage.camera, width, height)[1]  # the camera of every frame
+
+    def next_rgb(self) -> tuple[np.ndarray, Camera]:
+        ok, bgr = self._capture.read()
+        if not ok:  # the end: from the start again
+            self._capture.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, bgr = self._capture.read()
+            if not ok:
+                raise ValueError(f"video {self.footage.video}: no frame can be read")
+        rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+        return camera_crop(rgb, self.footage.camera, self.width, self.height)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Publish until --count frames are out or SIGINT/SIGTERM (exit 0 either way, at any moment)."""
     return run_stoppable(_run, argv)
@@ -123,13 +152,25 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     parser.add_argument("--wait-subscriber", type=float, default=0.0,
                         help="seconds to wait for an image subscriber before publishing")
     parser.add_argument("--ground-truth", default="", help="write one JSON line of ground truth per frame here")
+    parser.add_argument("--footage", action="store_true",
+                        help="play the demo's real video (python -m drm_core.real_data.demo_footage --fetch) instead")
     args, ros_args = parser.parse_known_args(argv)
+    if args.footage and args.ground_truth:
+        parser.error("--ground-truth needs synthetic scenes, not --footage")
+    video = None
+    if args.footage:
+        footage = demo_footage()
+        if footage is None:
+            print("camera_sim: no demo footage in the cache; fetch it with python -m drm_core.real_data.demo_footage "
+                  "--fetch", file=sys.stderr)
+            return 2
+        video = VideoCamera(footage, args.width, args.height, args.frame_id)
 
     config = CameraSimConfig(args.width, args.height, args.seed, tuple(args.people), distortion_prob=
                              args.distortion_prob, encoding=args.encoding, compressed=args.compressed,
                              frame_id=args.frame_id, rate_hz=args.rate)
-    camera = SyntheticCamera(config, cache=args.scenes)
-    scenes = [camera.frame(i) for i in range(args.scenes)]  # render first: publishing then keeps its rate
+    # Synthetic scenes are rendered first, so publishing then keeps its rate; video frames are read as they go.
+    scenes = [] if video else [SyntheticCamera(config, cache=args.scenes).frame(i) for i in range(args.scenes)]
 
     rclpy.init(args=[sys.argv[0], *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("synthetic_camera")
@@ -146,15 +187,17 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
         while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline and not stop.requested:
             time.sleep(0.05)
         truth = open(args.ground_truth, "w", encoding="utf-8") if args.ground_truth else None
-        node.get_logger().info(f"publishing {config.width}x{config.height} {args.compressed or args.encoding} on "
-                               f"'{image_pub.topic_name}' and '{info_pub.topic_name}' at {args.rate} Hz ({args.qos})")
+        source = f"{video.footage.video.name} (fx {video.camera.fx:.0f} px)" if video else "synthetic scenes"
+        node.get_logger().info(f"publishing {config.width}x{config.height} {args.compressed or args.encoding} of "
+                               f"{source} on '{image_pub.topic_name}' and '{info_pub.topic_name}' at {args.rate} Hz "
+                               f"({args.qos})")
         start = time.monotonic()
         i = 0
         while not stop.requested and (args.count <= 0 or i < args.count):
             stop.sleep(start + i / args.rate - time.monotonic())
             if stop.requested:
                 break
-            image, info, sample = scenes[i % len(scenes)]
+            image, info, sample = _video_frame(video, config) if video else scenes[i % len(scenes)]
             stamp = node.get_clock().now().to_msg()
             image.header.stamp = info.header.stamp = stamp
             info_pub.publish(info)
@@ -172,6 +215,14 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _video_frame(video: VideoCamera, config: CameraSimConfig) -> tuple[Image | CompressedImage, CameraInfo, None]:
+    rgb, camera = video.next_rgb()
+    header = Header(frame_id=config.frame_id)
+    image = rgb_to_compressed(rgb, config.compressed, header) if config.compressed \
+        else rgb_to_image(rgb, config.encoding, header)
+    return image, camera_info_of(camera, Header(frame_id=config.frame_id)), None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""The README's main job: drm_node on a synthetic camera stream (no camera, dataset or GPU needed).
+"""The README's main job: drm_node on a stand-in camera (no camera, dataset or GPU needed).
 
-python -m drm_ros.demo [--seconds 10] [--rate 10] [--model PATH] [--device auto] [--out out/demo]
+python -m drm_ros.demo [--seconds 10] [--rate 10] [--model PATH] [--device auto] [--source auto] [--out out/demo]
 
-Starts the synthetic camera (drm_ros.camera_sim) and the node (drm_ros.node) as real processes talking over
+The camera plays real footage when the set-up fetched it (sports2d's demo video with its calibration,
+drm_core.real_data.demo_footage; `--source auto`, the default) and synthetic scenes otherwise (`--source
+synthetic`). Starts that camera (drm_ros.camera_sim) and the node (drm_ros.node) as real processes talking over
 DDS, listens to the node's poses and diagnostics, prints a summary every second (poses/s, people, latency
 from image stamp to arrival, frames the node dropped), and at the end writes what the robot saw in the last
 frame to OUT: overlay.png (skeletons over the image) and people_3d.png (the people in the camera frame), plus
@@ -29,6 +31,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from drm_core.drawing import draw_skeleton
+from drm_core.real_data.demo_footage import demo_footage
 from drm_ros.frame.image_conversion import image_to_rgb
 from drm_ros.signals import GracefulStop, run_stoppable
 from drm_ros.frame.markers import colour_of
@@ -109,13 +112,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None, stop: GracefulStop) -> int:
-    parser = argparse.ArgumentParser(description="Run drm_node on a synthetic camera stream and show what it sees.")
+    parser = argparse.ArgumentParser(description="Run drm_node on a stand-in camera and show what it sees.")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to run once the first poses arrive")
     parser.add_argument("--rate", type=float, default=10.0, help="camera frame rate (Hz)")
     parser.add_argument("--model", default="", help="model file; default: the model shipped with drm_core")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
+    parser.add_argument("--source", default="auto", choices=("auto", "footage", "synthetic"),
+                        help="the camera's images: real footage (auto: when fetched) or synthetic scenes")
     args = parser.parse_args(argv)
+    footage = args.source == "footage" or (args.source == "auto" and demo_footage() is not None)
+    if args.source == "footage" and demo_footage() is None:
+        print("error: --source footage: no demo footage; fetch it with python -m drm_core.real_data.demo_footage "
+              "--fetch", file=sys.stderr)
+        return 2
     if args.model and not Path(args.model).is_file():
         print(f"error: --model {args.model}: no such file", file=sys.stderr)
         return 2
@@ -126,8 +136,8 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     stop.running()  # from here a signal ends the loop below, and the children are stopped in any case
     processes = [
         subprocess.Popen([sys.executable, "-m", "drm_ros.node", "--ros-args", *node_args], env=env),
-        subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate), "--count", "0"],
-                         env=env),
+        subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate), "--count", "0",
+                          *(["--footage"] if footage else [])], env=env),
     ]
     node = processes[0]
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
@@ -149,7 +159,7 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     me.create_subscription(Image, "image", keep_image, reliable)
     me.create_subscription(PoseArray3D, "drm/poses", keep_poses, reliable)
     me.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
-    print(f"demo: node and synthetic camera ({args.rate:g} Hz) started; waiting for the first poses "
+    print(f"demo: node and {'real-footage' if footage else 'synthetic'} camera ({args.rate:g} Hz) started; waiting for the first poses "
           f"(model load takes a while on a CPU)...", flush=True)
     start = time.monotonic()
     first: float | None = None
