@@ -159,7 +159,7 @@ class Letterbox:
         """Gaussian pre-blur (source px) before the bilinear warp, which does not anti-alias a shrink.
 
         Continuous in the scale (0 at 1:1), so training crops and camera frames shrunk by slightly different
-        factors are filtered alike (issue 10: a threshold at 0.5 blurred validation-sized images only).
+        factors are filtered alike (a threshold at scale 0.5 would blur validation-sized images only).
         """
         return 0.5 / self.scale - 0.5 if self.scale < 0.9 else 0.0
 
@@ -177,7 +177,8 @@ def focal_of(K: np.ndarray) -> float:
 
 
 def normalise_root_depth(depth_m: np.ndarray, focal_px: float, reference_focal_px: float) -> np.ndarray:
-    """Depth as it would be seen under the reference focal length: Z * f0 / f (see DESIGN.md)."""
+    """Depth as it would be seen under the reference focal length: Z * f0 / f (docs/ARCHITECTURE.md, "Cameras
+    and depth")."""
     return np.asarray(depth_m) * (reference_focal_px / focal_px)
 
 

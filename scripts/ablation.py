@@ -1,4 +1,4 @@
-"""Issue 10's ablation: each fix of the training signal added in turn, every row trained on the same budget from
+"""Ablation of the training-signal fixes: each added in turn, every row trained on the same budget from
 the same start and scored on the held-out synthetic validation.
 
     python scripts/ablation.py --steps 1500 --workers 15 --eval-count 100          # a GPU, AMP, 15 loader workers
@@ -10,9 +10,10 @@ suppression: decoding only, so it reuses the previous row's weights). Optional: 
 PDQM feature gradient at 1.0 instead of heads.FEATURE_GRADIENT_SCALE.
 Every row: the small model from the same seeded random initialisation (no ImageNet weights: the GPU machine
 is offline), Adam lr 1e-3 with the trainer's warm-up and linear decay over --steps steps of --batch images from
-the synthetic stream of experiments/synthetic_cpu_stage4.yaml (1-12 people), the data fixes of issue 10 items
-5-6 in every row. Scored with drm_core.evaluation (metric scoring, matched people) on --eval-count frames of
-the held-out set (SyntheticConfig.validation) plus duplicates per frame (scripts/duplicates.py's rule).
+the synthetic stream of experiments/synthetic_cpu_stage4.yaml (1-12 people), with the data fixes (out-of-image
+joints kept as occluded, lens distortion kept in training) in every row. Scored with drm_core.evaluation (metric
+scoring, matched people) on --eval-count frames of the held-out set (SyntheticConfig.validation) plus duplicates
+per frame (scripts/duplicates.py's rule).
 Writes OUT/<row>/last.pt, and REPORT/ablation.json and REPORT/ablation.md (after every row).
 """
 from __future__ import annotations

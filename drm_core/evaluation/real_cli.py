@@ -1,6 +1,6 @@
 """python -m drm_core.evaluation.real_cli --model M.pt --data DIR|ANNOTATIONS.json --out out/real_eval
 
-Scores a model on real images the model never trained on (issue 11): recall at OKS >= 0.5 and false positives
+Scores a model on real images the model never trained on: recall at OKS >= 0.5 and false positives
 per image over the 12 limb joints, hip-centred MPJPE and mid-hip error against distance where the data has 3D.
 Writes real_eval.json, real_eval.md, a contact sheet of frames with the predicted and the true skeletons, and
 the mid-hip error against distance as a plot.

@@ -1,4 +1,4 @@
-"""Metrics on real images (issue 11): does the model find real people, and how good are their poses?
+"""Metrics on real images: does the model find real people, and how good are their poses?
 
 All four metrics use the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles), the joints every
 labeller agrees on (no head top in COCO, no neck in most teachers):

@@ -1,4 +1,4 @@
-"""The real-image evaluation's report: JSON, Markdown against the issue's goals, a contact sheet of frames with
+"""The real-image evaluation's report: JSON, Markdown against the goals below, a contact sheet of frames with
 predicted and true skeletons drawn over them, and the mid-hip error against distance as a plot."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from drm_core.reporting import json_safe, measured, number
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import Sample
 
-# Issue 11's goals on real images the model never saw.
+# What the model should reach on real images it never saw (the report's 'goal' column).
 GOALS = {"recall": 0.80, "fp_per_image": 0.3, "mpjpe_mm": 120.0, "root_error_3_7_m": 0.30}
 GT_RGB, PRED_RGB, FALSE_RGB = (40, 220, 40), (235, 60, 40), (250, 210, 0)
 

@@ -1,6 +1,6 @@
 """python -m drm_core.real_data.build --out ~/.cache/drm_ros/real [--compact-out DIR]
 
-Builds the pseudo-labelled real-footage data set (issue 11): fetches the footage packages by pinned name and
+Builds the pseudo-labelled real-footage data set: fetches the footage packages by pinned name and
 version (real_sources), drops repeated frames, keeps every n-th distinct frame, runs the BlazePose teacher
 (scripts/real_data/teacher.py, in its own venv) over the full frame and tiles, filters its candidates
 (real_labels), triangulates pose2sim's four calibrated views into metric 3D, and writes
@@ -542,7 +542,7 @@ def compact(src: Path, dst: Path, long_side: int, quality: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Build the pseudo-labelled real-footage data set (issue 11).")
+    ap = argparse.ArgumentParser(description="Build the pseudo-labelled real-footage data set.")
     ap.add_argument("--out", type=Path, default=Path("~/.cache/drm_ros/real"))
     ap.add_argument("--sources", type=Path, default=Path("~/.cache/drm_ros/real_sources"),
                     help="where the fetched packages are kept and unpacked")

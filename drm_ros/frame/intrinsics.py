@@ -1,6 +1,6 @@
 """Camera intrinsics from sensor_msgs/CameraInfo, kept per frame_id and matched to images by frame_id.
 
-K with the distortion D for raw images, P (no distortion) for rectified ones (DESIGN.md, "Cameras and
+K with the distortion D for raw images, P (no distortion) for rectified ones (docs/ARCHITECTURE.md, "Cameras and
 depth"). A CameraInfo with a zero, singular or non-finite matrix is refused (InvalidCameraError) and the
 last good one of that frame stays in use: other pose nodes' users lost days to an all-zero K used silently.
 """
