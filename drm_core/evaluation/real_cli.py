@@ -3,7 +3,8 @@
 Scores a model on real images the model never trained on: recall at OKS >= 0.5 and false positives
 per image over the 12 limb joints, hip-centred MPJPE and mid-hip error against distance where the data has 3D.
 Writes real_eval.json, real_eval.md, a contact sheet of frames with the predicted and the true skeletons, and
-the mid-hip error against distance as a plot.
+the mid-hip error against distance as a plot. MoveNet MultiPose itself is scored on the same frames beside the
+model (`--baseline auto`: when its weights are in the cache; python -m drm_core.model.movenet_weights --fetch).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from drm_core.checkpoint import CheckpointError
 from drm_core.data.errors import DatasetError
 from drm_core.data.registry import DatasetSpec, open_dataset
 from drm_core.evaluation.real_images import evaluate_real
-from drm_core.evaluation.real_report import SheetFrame, write_report
+from drm_core.evaluation.real_report import Baseline, SheetFrame, write_report
 from drm_core.predictor import ENGINES, load_predictor
 
 READER = "real"  # the registry's name for the pseudo-labelled real footage (drm_core/data/real_footage.py)
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-samples", type=int)
     parser.add_argument("--sheet", type=int, default=12, help="frames on the contact sheet (0: none)")
     parser.add_argument("--out", type=Path, default=Path("out/real_eval"))
+    parser.add_argument("--baseline", default="auto", choices=("auto", "movenet", "none"),
+                        help="score MoveNet MultiPose on the same frames (auto: when its weights are cached)")
+    parser.add_argument("--baseline-size", type=int, nargs=2, metavar=("W", "H"),
+                        help="MoveNet's input size (multiples of 32); default: the model's own")
     args = parser.parse_args(argv)
     try:
         annotations = annotation_file(args.data.expanduser(), args.split)
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         result, frames = evaluate_real(lambda s: predictor.predict(s.image, s.camera), dataset,
                                        max_samples=args.max_samples, on_frame=on_frame)
         seconds = time.perf_counter() - start
+        baseline = _baseline(args.baseline, tuple(args.baseline_size or predictor.input_size), dataset,
+                             args.max_samples)
     except (CheckpointError, DatasetError, KeyError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -85,12 +92,34 @@ def main(argv: list[str] | None = None) -> int:
                    if manifest.is_file() else {}),
                 "frames": result.frames,
                 "score threshold": predictor.codec.config.center_threshold, "seconds": round(seconds, 1)}
-    for path in write_report(args.out, result, frames, f"Real images - {model}", settings, sheet):
+    if baseline is not None:
+        settings["baseline"] = baseline.name
+    for path in write_report(args.out, result, frames, f"Real images - {model}", settings, sheet, baseline):
         print(f"wrote {path}")
+    if baseline is not None:
+        print(f"{baseline.name}: recall {baseline.result.recall:.3f}, FP/image {baseline.result.fp_per_image:.2f}")
     print(f"recall {result.recall:.3f}, FP/image {result.fp_per_image:.2f}, MPJPE median "
           f"{result.mpjpe_mm_median:.0f} mm, mid-hip 3-7 m median "
           f"{result.root_error_by_distance['3-7 m']['median_m']:.2f} m ({seconds:.1f} s)")
     return 0
+
+
+def _baseline(choice: str, input_size: tuple[int, int], dataset, max_samples: int | None) -> Baseline | None:
+    """MoveNet scored on the same frames, or None (not asked for; with auto, also when its weights are absent)."""
+    if choice == "none":
+        return None
+    from drm_core.evaluation.movenet_baseline import MoveNetBaseline
+    from drm_core.model.movenet_weights import MoveNetWeightsError
+
+    try:
+        movenet = MoveNetBaseline(input_size)
+    except MoveNetWeightsError as err:
+        if choice == "auto":
+            print(f"no MoveNet baseline: {err}", file=sys.stderr)
+            return None
+        raise ValueError(str(err)) from err
+    result, _ = evaluate_real(movenet, dataset, max_samples=max_samples)
+    return Baseline(movenet.description, result)
 
 
 if __name__ == "__main__":

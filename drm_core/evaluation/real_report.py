@@ -112,8 +112,9 @@ def _goal_row(metric: str, shown: str, value: float | None, goal: float, goal_te
 
 
 def markdown(result: RealImageResult, title: str, settings: dict[str, Any], sheet: str | None,
-             plot: str | None) -> str:
-    """The report page: headline metrics against the goals, mid-hip error by distance, per source."""
+             plot: str | None, baseline: Baseline | None = None) -> str:
+    """The report page: headline metrics against the goals, the baseline beside them, mid-hip error by distance,
+    per source."""
     r = result
     root = r.root_error_by_distance.get("3-7 m", {"people": 0, "median_m": math.nan})
     lines = [f"# {title}", "", " ".join(f"{k}: `{v}`." for k, v in settings.items()), "",
@@ -138,6 +139,8 @@ def markdown(result: RealImageResult, title: str, settings: dict[str, Any], shee
              f" m); {r.loose_3d['people']} people with 3D | | |",
              "", "Mid-hip error by true distance (matched people with 3D ground truth):", "",
              "| distance | people | median (m) | mean (m) |", "|---|---|---|---|"]
+    if baseline is not None:
+        lines[lines.index("", 4) + 1:lines.index("", 4) + 1] = baseline_rows(r, baseline) + [""]
     for label, row in r.root_error_by_distance.items():
         lines.append(f"| {label} | {row['people']} | {number(row['median_m'], '.2f')} | {number(row['mean_m'], '.2f')} |")
     lines += ["", "Per source:", "",
@@ -161,8 +164,35 @@ def markdown(result: RealImageResult, title: str, settings: dict[str, Any], shee
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class Baseline:
+    """Another model's result on the same frames (MoveNet itself: the floor to beat), with its name."""
+
+    name: str
+    result: RealImageResult
+
+
+def baseline_rows(result: RealImageResult, baseline: Baseline) -> list[str]:
+    """The model and the baseline side by side on the same frames (2D figures: the baseline may have no 3D)."""
+    b = baseline.result
+    rows = [f"Against {baseline.name} on the same frames (2D; the floor to beat):", "",
+            "| | recall at OKS >= 0.5 | false positives / image | mean OKS of the matched |", "|---|---|---|---|",
+            f"| this model | {number(result.recall, '.1f', 100)} % | {number(result.fp_per_image, '.2f')} | "
+            f"{number(result.mean_oks_matched, '.3f')} |",
+            f"| {baseline.name} | {number(b.recall, '.1f', 100)} % | {number(b.fp_per_image, '.2f')} | "
+            f"{number(b.mean_oks_matched, '.3f')} |"]
+    for name, s in result.by_source.items():
+        other = b.by_source.get(name)
+        if other is not None:
+            rows.append(f"| {name}: this model / baseline | {number(s.recall, '.1f', 100)} % / "
+                        f"{number(other.recall, '.1f', 100)} % | {number(s.fp_per_image, '.2f')} / "
+                        f"{number(other.fp_per_image, '.2f')} | |")
+    return rows
+
+
 def write_report(out_dir: Path | str, result: RealImageResult, frames: list[FrameScore], title: str,
-                 settings: dict[str, Any], sheet_frames: list[SheetFrame]) -> list[Path]:
+                 settings: dict[str, Any], sheet_frames: list[SheetFrame],
+                 baseline: Baseline | None = None) -> list[Path]:
     """real_eval.json (totals, settings and every frame's scores), real_eval.md, contact_sheet.png and
     root_error_vs_distance.png in out_dir; returns the paths written."""
     out = Path(out_dir)
@@ -171,10 +201,11 @@ def write_report(out_dir: Path | str, result: RealImageResult, frames: list[Fram
     sheet = write_contact_sheet(sheet_frames, out / "contact_sheet.png") if sheet_frames else None
     plot = plot_root_error(frames, out / "root_error_vs_distance.png", title)
     data = {"title": title, "settings": settings, "goals": GOALS, "result": result.as_dict(),
+            "baseline": {"name": baseline.name, "result": baseline.result.as_dict()} if baseline else None,
             "frames": [asdict(f) for f in frames]}
     (out / "real_eval.json").write_text(json.dumps(json_safe(data), indent=1), encoding="utf-8")
     written.append(out / "real_eval.json")
-    (out / "real_eval.md").write_text(markdown(result, title, settings, sheet and sheet.name, plot and plot.name),
-                                      encoding="utf-8")
+    (out / "real_eval.md").write_text(markdown(result, title, settings, sheet and sheet.name, plot and plot.name,
+                                               baseline), encoding="utf-8")
     written.append(out / "real_eval.md")
     return written + [p for p in (sheet, plot) if p is not None]
