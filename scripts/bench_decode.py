@@ -10,15 +10,16 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a file: the repository's drm_core, not an installed one
 
 from drm_core.camera import Camera, Letterbox  # noqa: E402
 from drm_core.codec import CodecConfig, DRMCodec  # noqa: E402
-from tests.core.scenes import input_ground_truth, scene  # noqa: E402
-from tests.paths import ROOT
+from drm_core.data.template_scenes import input_ground_truth, scene  # noqa: E402
 
 CAMERA = Camera(np.array([[1000.0, 0, 960], [0, 1000, 540], [0, 0, 1]]), 1920, 1080)
 

@@ -10,7 +10,7 @@ from drm_core.camera import Camera, Letterbox, project
 from drm_core.codec import CodecConfig, DRMCodec
 from drm_core.skeleton import MPI15
 
-from tests.core.scenes import input_ground_truth, scene
+from drm_core.data.template_scenes import input_ground_truth, scene
 
 CAMERAS = {
     "vga": Camera(np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]]), 640, 480),

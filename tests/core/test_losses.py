@@ -11,7 +11,7 @@ from drm_core.losses import SMOOTH_L1_BETA, DRMLoss, LossWeights, dapl_loss
 from drm_core.model import DRM
 from drm_core.skeleton import MPI15
 
-from tests.core.scenes import input_ground_truth, scene
+from drm_core.data.template_scenes import input_ground_truth, scene
 
 CAMERA = Camera(np.array([[500.0, 0, 320], [0, 520, 240], [0, 0, 1]]), 640, 480)
 THREE_D = ("root_depth", "rel_depth", "dapl")

@@ -13,7 +13,7 @@ from drm_core.model import ModelConfig, build_model
 from drm_core.onnx_cache import cached_onnx_path
 from drm_core.predictor import InvalidImageError, Predictor, load_predictor, resolve_engine
 
-from tests.core.scenes import input_ground_truth, scene
+from drm_core.data.template_scenes import input_ground_truth, scene
 
 CAMERA = Camera(np.array([[900.0, 0, 610], [0, 880, 330], [0, 0, 1]]), 1280, 720,
                 dist=np.array([-0.1, 0.03, 0.001, 0.0005, 0.0]))

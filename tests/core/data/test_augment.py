@@ -11,7 +11,7 @@ from drm_core.camera import Camera, project
 from drm_core.data.augment import AugmentConfig, AugmentParams, apply_params, augment
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import Sample
-from tests.core.scenes import scene
+from drm_core.data.template_scenes import scene
 
 W, H = 200, 160
 K = np.array([[180.0, 0.0, 104.5], [0.0, 172.0, 77.0], [0.0, 0.0, 1.0]])  # fx != fy, off-centre

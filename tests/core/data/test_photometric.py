@@ -12,7 +12,7 @@ from drm_core.data.photometric import (Occluder, PhotometricConfig, PhotometricP
                                        photometric)
 from drm_core.skeleton import MPI15
 from drm_core.pose_types import OCCLUDED, VISIBLE, Sample
-from tests.core.scenes import scene
+from drm_core.data.template_scenes import scene
 
 W, H = 200, 160
 CAMERA = Camera(np.array([[180.0, 0.0, 100.0], [0.0, 180.0, 80.0], [0.0, 0.0, 1.0]]), W, H)

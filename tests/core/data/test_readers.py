@@ -21,7 +21,7 @@ from drm_core.data.registry import open_dataset
 from drm_core.evaluation import evaluate
 from drm_core.skeleton import COCO17, MPI15, MUCO21
 from drm_core.pose_types import OCCLUDED, VISIBLE
-from tests.core.scenes import person_at
+from drm_core.data.template_scenes import person_at
 
 W, H = 160, 120
 K = np.array([[150.0, 0.0, 81.0], [0.0, 148.0, 58.5], [0.0, 0.0, 1.0]])

@@ -15,7 +15,7 @@ from drm_core.evaluation.report import mupots_markdown
 from drm_core.skeleton import MPI15, MUPOTS17
 from drm_core.pose_types import Poses3D, Sample
 
-from tests.core.scenes import TEMPLATE_M
+from drm_core.data.template_scenes import TEMPLATE_M
 
 CAMERA = Camera(np.array([[1000.0, 0, 960], [0, 1000, 540], [0, 0, 1]]), 1920, 1080)
 ROOT = MPI15.root

@@ -17,7 +17,7 @@ from drm_core.evaluation.real_images import (LIMB_JOINTS, distance_bin, evaluate
 from drm_core.evaluation.real_report import SheetFrame
 from drm_core.skeleton import COCO17, MPI15
 from drm_core.pose_types import Poses3D, Sample
-from tests.core.scenes import TEMPLATE_M
+from drm_core.data.template_scenes import TEMPLATE_M
 
 W, H = 640, 480
 CAMERA = Camera(np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]), W, H)

@@ -22,7 +22,7 @@ from drm_core.real_data.labels import (BLAZEPOSE_TO_COCO17, FilterConfig, Person
                                        static_mask)
 from drm_core.data.registry import open_dataset
 from drm_core.skeleton import COCO17, MPI15
-from tests.core.scenes import person_at
+from drm_core.data.template_scenes import person_at
 
 
 def _look_at(centre: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,6 @@
-"""Small hand-made scenes with exact ground truth, shared by the codec and predictor tests."""
+"""Small hand-made scenes with exact ground truth: one template person placed at given pixels and depths.
+
+The codec, predictor and data tests check against them, and scripts/bench_decode.py times decoding on them."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +37,8 @@ def scene(camera: Camera, placements: list[tuple[float, float, float]]) -> tuple
     return joints_3d, uv
 
 
-def input_ground_truth(camera: Camera, joints_3d: np.ndarray, uv: np.ndarray, letterbox: Letterbox):
+def input_ground_truth(camera: Camera, joints_3d: np.ndarray, uv: np.ndarray,
+                       letterbox: Letterbox) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The encode() arguments for a source-image scene seen through `letterbox`."""
     vis = np.full(uv.shape[:2], 2, dtype=np.int8)
     return letterbox.to_input(uv), vis, joints_3d, letterbox.input_K(camera.K)
