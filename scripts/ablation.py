@@ -13,7 +13,7 @@ is offline), Adam lr 1e-3 with the trainer's warm-up and linear decay over --ste
 the synthetic stream of experiments/synthetic_cpu_stage4.yaml (1-12 people), with the data fixes (out-of-image
 joints kept as occluded, lens distortion kept in training) in every row. Scored with drm_core.evaluation (metric
 scoring, matched people) on --eval-count frames of the held-out set (SyntheticConfig.validation) plus duplicates
-per frame (scripts/duplicates.py's rule).
+per frame (scripts/duplicate_detections.py's rule).
 Writes OUT/<row>/last.pt, and REPORT/ablation.json and REPORT/ablation.md (after every row).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from drm_core.train.config import TrainConfig
 from drm_core.train.trainer import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from duplicates import assign, count  # noqa: E402  (the duplicate rule, shared with scripts/duplicates.py)
+from duplicate_detections import assign, count  # noqa: E402  (the duplicate rule, shared with that script)
 
 LEGACY_CODEC = dict(reference_focal_px=1000.0, radius_fraction=0.0, nearest_owner=False, nms_torso=False)
 

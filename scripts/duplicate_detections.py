@@ -1,6 +1,6 @@
 """Duplicate detections per frame on the held-out synthetic validation, with and without a decoding option.
 
-    python scripts/duplicates.py [--model M.pt] [--count 100] [--out benchmarks/results/duplicates]
+    python scripts/duplicate_detections.py [--model M.pt] [--count 100] [--out benchmarks/results/duplicates]
 
 Runs the network once per frame and decodes its maps under each variant below, so every difference comes from
 decoding. A prediction is of the ground-truth person whose joints inside the image it is nearest to (median
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in c.items():
                 totals[name][k] = totals[name].get(k, 0) + v
     lines = ["# Duplicate detections on the held-out synthetic validation\n",
-             f"`python scripts/duplicates.py --count {args.count}` on "
+             f"`python scripts/duplicate_detections.py --count {args.count}` on "
              f"{args.model or 'the shipped model'} ({predictor.description}); stored codec config "
              f"(reference_focal_px {base.reference_focal_px}), only the pose NMS varied. A prediction is of "
              "the person whose in-image joints it is nearest to (median distance under half their box diagonal).\n",
