@@ -88,6 +88,7 @@ class DRMCodec:
         frame or None (2D-only data: every 3D weight is zero); K_input: the input's effective intrinsics.
         joints_rel_m: (P, J, 3) root-relative 3D (NaN unknown) or None: for a person without absolute 3D it
         gives the relative-depth targets alone (root depth, rays and DAPL stay unweighted).
+        Kept as one loop: each person's 2D and 3D targets are written to the pixels that person has just claimed.
         """
         cfg, J = self.config, self.skeleton.num_joints
         h, w = cfg.map_size
