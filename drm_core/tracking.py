@@ -11,9 +11,16 @@ for a moment (occlusion, a missed detection) gets their id back. The assignment 
 scipy) when scipy is installed and greedy by increasing cost otherwise. An unmatched person starts a new track
 (birth); a track unseen for longer than `max_age_s` ends (death). Ids are never reused.
 Optional per-track One-Euro smoothing (drm_core.smoothing, off by default) filters the output joints.
+
+What a robot reads per person besides the id (TrackedPoses): the root velocity (m/s, camera frame: the slope of
+a least-squares line through the track's raw roots of the last `velocity_window_s`, far steadier than a
+frame-to-frame difference of monocular depth), the track's state (tentative until seen in `confirm_frames`
+images, then confirmed) and its age (seconds since its first detection). Tracks alive but unseen in a frame
+are returned apart, as coasting: their last joints moved by that velocity, with confidence 0.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +33,10 @@ try:  # optional: scipy is not a dependency of the project
     from scipy.optimize import linear_sum_assignment
 except ImportError:  # pragma: no cover - depends on the environment
     linear_sum_assignment = None
+
+# Track states, the values of drm_ros/msg/Person3D's STATE_* constants.
+TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
+STATE_NAMES = {TENTATIVE: "tentative", CONFIRMED: "confirmed", COASTING: "coasting"}
 
 
 @dataclass(frozen=True)
@@ -41,12 +52,17 @@ class TrackerConfig:
     min_confidence: float = 0.3  # joints used for the 2D distance
     velocity_smoothing: float = 0.5  # weight of the newest velocity measurement (0..1]
     max_dt_s: float = 0.5  # longest step a velocity is measured over (longer: velocity decays to zero)
+    confirm_frames: int = 3  # a track is confirmed once seen in this many images
+    # The reported velocity's line fit spans this long: longer is steadier but lags a change of pace more.
+    velocity_window_s: float = 1.0
 
     def __post_init__(self) -> None:
-        if min(self.max_root_distance_m, self.max_pose_distance, self.max_age_s) <= 0 or \
-                not 0 < self.velocity_smoothing <= 1 or self.depth_weight < 0 or self.gate_growth_per_s < 0:
-            raise ValueError(f"TrackerConfig: gates and max_age_s must be positive, velocity_smoothing in (0, 1], "
-                             f"depth_weight and gate_growth_per_s non-negative; got {self}")
+        if min(self.max_root_distance_m, self.max_pose_distance, self.max_age_s, self.velocity_window_s) <= 0 or \
+                not 0 < self.velocity_smoothing <= 1 or self.depth_weight < 0 or self.gate_growth_per_s < 0 or \
+                self.confirm_frames < 1:
+            raise ValueError(f"TrackerConfig: gates, max_age_s and velocity_window_s must be positive, "
+                             f"velocity_smoothing in (0, 1], depth_weight and gate_growth_per_s non-negative, "
+                             f"confirm_frames >= 1; got {self}")
 
 
 @dataclass
@@ -60,6 +76,24 @@ class _Track:
     velocity_uv: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hits: int = 1
     smoother: OneEuroFilter | None = None
+    xyz: np.ndarray | None = None  # (J, 3) last output joints, for coasting
+    born_t: float = 0.0
+    history: deque = field(default_factory=deque)  # (t, root) of the velocity window
+
+    def observe(self, t: float, root: np.ndarray, window_s: float) -> None:
+        self.history.append((t, root.copy()))
+        while self.history and t - self.history[0][0] > window_s:
+            self.history.popleft()
+
+    def fitted_velocity(self) -> np.ndarray:
+        """Slope of the least-squares line through the window's roots (m/s); zero with one observation."""
+        if len(self.history) < 2:
+            return np.zeros(3)
+        t = np.array([h[0] for h in self.history])
+        roots = np.stack([h[1] for h in self.history])
+        dt = t - t.mean()
+        denom = float(dt @ dt)
+        return dt @ (roots - roots.mean(axis=0)) / denom if denom > 0 else np.zeros(3)
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
@@ -84,10 +118,40 @@ def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
 
 @dataclass
 class TrackedPoses:
-    """A frame's people with their track ids (same order); poses smoothed when smoothing is on."""
+    """A frame's people with their track ids (same order); poses smoothed when smoothing is on.
+
+    velocities_m_s: (P, 3) root velocity, camera frame; states: (P,) uint8 (TENTATIVE, CONFIRMED, COASTING);
+    ages_s: (P,) seconds since each track's first detection. `coasting` holds the tracks alive but not seen in
+    this frame (state COASTING, predicted joints, confidences and scores 0), apart from the detected people."""
 
     poses: Poses3D
     ids: np.ndarray  # (P,) int64
+    velocities_m_s: np.ndarray | None = None  # None: zeros
+    states: np.ndarray | None = None  # None: all TENTATIVE
+    ages_s: np.ndarray | None = None  # None: zeros
+    coasting: "TrackedPoses | None" = None
+
+    def __post_init__(self) -> None:
+        n = len(self.poses)
+        if self.velocities_m_s is None:
+            self.velocities_m_s = np.zeros((n, 3))
+        if self.states is None:
+            self.states = np.full(n, TENTATIVE, dtype=np.uint8)
+        if self.ages_s is None:
+            self.ages_s = np.zeros(n)
+
+    def with_coasting(self) -> "TrackedPoses":
+        """The detected people followed by the coasting tracks, as one TrackedPoses."""
+        c = self.coasting
+        if c is None or len(c.poses) == 0:
+            return TrackedPoses(self.poses, self.ids, self.velocities_m_s, self.states, self.ages_s)
+        p, q = self.poses, c.poses
+        poses = Poses3D(np.concatenate([p.joints_cam_m, q.joints_cam_m]), np.concatenate([p.joints_uv_px,
+                        q.joints_uv_px]), np.concatenate([p.joint_conf, q.joint_conf]),
+                        np.concatenate([p.scores, q.scores]), p.joint_names)
+        return TrackedPoses(poses, np.concatenate([self.ids, c.ids]),
+                            np.concatenate([self.velocities_m_s, c.velocities_m_s]),
+                            np.concatenate([self.states, c.states]), np.concatenate([self.ages_s, c.ages_s]))
 
 
 class Tracker:
@@ -151,11 +215,13 @@ class Tracker:
                 track.velocity, track.velocity_uv = np.zeros(3), np.zeros(2)
             track.root, track.uv, track.conf, track.t = root.copy(), uv.copy(), poses.joint_conf[pi].copy(), t_s
             track.hits += 1
+            track.observe(t_s, root, c.velocity_window_s)
             ids[pi] = track.id
         for pi in np.flatnonzero(ids < 0):  # births
             track = _Track(self._next_id, poses.joints_cam_m[pi, self.root].copy(), poses.joints_uv_px[pi].copy(),
                            poses.joint_conf[pi].copy(), t_s,
-                           smoother=OneEuroFilter(self.smoothing) if self.smoothing else None)
+                           smoother=OneEuroFilter(self.smoothing) if self.smoothing else None, born_t=t_s)
+            track.observe(t_s, track.root, c.velocity_window_s)
             self._next_id += 1
             self.tracks.append(track)
             ids[pi] = track.id
@@ -165,4 +231,27 @@ class Tracker:
                 xyz_out[pi], uv_out[pi] = by_id[int(tid)].smoother(poses.joints_cam_m[pi], poses.joints_uv_px[pi],
                                                                    t_s)
             poses = Poses3D(xyz_out, uv_out, poses.joint_conf, poses.scores, poses.joint_names)
-        return TrackedPoses(poses, ids)
+        by_id = {tr.id: tr for tr in self.tracks}
+        seen = [by_id[int(tid)] for tid in ids]
+        for track, xyz in zip(seen, poses.joints_cam_m):
+            track.xyz = xyz.copy()
+        detected = TrackedPoses(
+            poses, ids, np.array([tr.fitted_velocity() for tr in seen]).reshape(-1, 3),
+            np.array([CONFIRMED if tr.hits >= c.confirm_frames else TENTATIVE for tr in seen], dtype=np.uint8),
+            np.array([t_s - tr.born_t for tr in seen], dtype=float))
+        detected.coasting = self._coasting(t_s, set(ids.tolist()), poses.joint_names)
+        return detected
+
+    def _coasting(self, t_s: float, seen: set[int], joint_names: tuple[str, ...]) -> TrackedPoses:
+        """The live tracks not seen at t_s, moved at their velocity since they were last seen."""
+        tracks = [tr for tr in self.tracks if tr.id not in seen and tr.xyz is not None]
+        if not tracks:
+            return TrackedPoses(Poses3D.empty(joint_names), np.zeros(0, dtype=np.int64))
+        velocity = np.array([tr.fitted_velocity() for tr in tracks])
+        dt = np.array([t_s - tr.t for tr in tracks])
+        xyz = np.stack([tr.xyz for tr in tracks]) + (velocity * dt[:, None])[:, None, :]
+        uv = np.stack([tr.uv + tr.velocity_uv * min(d, self.config.max_dt_s) for tr, d in zip(tracks, dt)])
+        n, j = len(tracks), len(joint_names)
+        return TrackedPoses(Poses3D(xyz, uv, np.zeros((n, j)), np.zeros(n), joint_names),
+                            np.array([tr.id for tr in tracks], dtype=np.int64), velocity,
+                            np.full(n, COASTING, dtype=np.uint8), np.array([t_s - tr.born_t for tr in tracks]))

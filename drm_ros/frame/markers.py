@@ -3,7 +3,9 @@
 One MarkerArray per image: a DELETEALL first (so people who left the view disappear), then per person a
 LINE_LIST of bones, a SPHERE_LIST of joints and a TEXT_VIEW_FACING label "#id score distance m", all in the
 person's colour and with the image's header. Joints whose confidence is below `min_confidence` are skipped,
-and so are the bones that touch them: a guessed joint drawn like a seen one would mislead the eye.
+and so are the bones that touch them: a guessed joint drawn like a seen one would mislead the eye. Given the
+tracker's velocities, an ARROW per person moving faster than `min_speed_m_s` starts at the root and ends where
+the person will be in `velocity_arrow_s` at that velocity.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ class MarkerOptions:
     namespace: str = "drm"
     text_height_m: float = 0.15
     text_above_m: float = 0.25  # label height above the highest drawn joint
+    velocity_arrow_s: float = 1.0  # arrow length: the distance covered in this time
+    min_speed_m_s: float = 0.1  # slower people get no arrow (a standing person's velocity is noise)
 
 
 def colour_of(person_id: int) -> ColorRGBA:
@@ -52,8 +56,10 @@ def _marker(header: Header, ns: str, pid: int, kind: int, colour: ColorRGBA, lif
 
 
 def pose_markers(poses: Poses3D, header: Header, skeleton: Skeleton,
-                 options: MarkerOptions = MarkerOptions(), ids: Sequence[int] | None = None) -> MarkerArray:
-    """DELETEALL, then per person a bone LINE_LIST, a joint SPHERE_LIST and (options.text) a label.
+                 options: MarkerOptions = MarkerOptions(), ids: Sequence[int] | None = None,
+                 velocities_m_s: np.ndarray | None = None) -> MarkerArray:
+    """DELETEALL, then per person a bone LINE_LIST, a joint SPHERE_LIST, (options.text) a label and, with
+    `velocities_m_s` (P, 3), a velocity ARROW for people faster than options.min_speed_m_s.
 
     With `ids` (track ids) marker ids, colours and labels follow the person across frames; without, the
     decoding order."""
@@ -65,6 +71,8 @@ def pose_markers(poses: Poses3D, header: Header, skeleton: Skeleton,
     ns = options.namespace
     if ids is not None and len(ids) != len(poses):
         raise ValueError(f"{len(ids)} ids for {len(poses)} people")
+    if velocities_m_s is not None and len(velocities_m_s) != len(poses):
+        raise ValueError(f"{len(velocities_m_s)} velocities for {len(poses)} people")
     for index in range(len(poses)):
         pid = int(ids[index]) if ids is not None else index
         xyz, conf = poses.joints_cam_m[index], poses.joint_conf[index]
@@ -86,4 +94,12 @@ def pose_markers(poses: Poses3D, header: Header, skeleton: Skeleton,
             label.pose.position = _point(top - np.array([0.0, options.text_above_m, 0.0]))
             label.scale.z = options.text_height_m
             out.markers.append(label)
+        velocity = None if velocities_m_s is None else np.asarray(velocities_m_s[index], float)
+        if velocity is not None and np.linalg.norm(velocity) >= options.min_speed_m_s:
+            root = xyz[skeleton.root]
+            arrow = _marker(header, f"{ns}/velocity", pid, Marker.ARROW, colour, lifetime)
+            arrow.points = [_point(root), _point(root + velocity * options.velocity_arrow_s)]
+            # shaft diameter, head diameter, head length
+            arrow.scale.x, arrow.scale.y, arrow.scale.z = options.line_width_m * 1.5, options.line_width_m * 3, 0.1
+            out.markers.append(arrow)
     return out

@@ -18,7 +18,7 @@ from visualization_msgs.msg import MarkerArray
 from drm_core.pose_types import Poses3D
 from drm_core.predictor import InvalidImageError, Predictor
 from drm_core.smoothing import OneEuroConfig
-from drm_core.tracking import Tracker, TrackerConfig
+from drm_core.tracking import TrackedPoses, Tracker, TrackerConfig
 from drm_ros.frame.image_conversion import BadImageError, image_to_rgb
 from drm_ros.frame.intrinsics import IntrinsicsMismatchError, IntrinsicsStore, MissingIntrinsicsError
 from drm_ros.frame.markers import MarkerOptions, pose_markers
@@ -45,7 +45,8 @@ class FrameDropped(Exception):
 
 @dataclass
 class FrameResult:
-    """What one frame gave: the image, its tracked poses and track ids, the messages to publish or record."""
+    """What one frame gave: the image, its tracked poses and track ids (the detected people), the messages to
+    publish or record, and the tracker's full output (velocities, states, ages, coasting tracks)."""
 
     rgb: np.ndarray
     poses: Poses3D
@@ -53,6 +54,7 @@ class FrameResult:
     poses_msg: PoseArray3D
     markers_msg: MarkerArray | None
     compute_ms: float  # conversion, intrinsics and prediction of this frame
+    tracked: TrackedPoses | None = None
 
     @property
     def stamp_s(self) -> float:
@@ -64,10 +66,13 @@ class FramePipeline:
     """Conversion, intrinsics, prediction, tracking (one tracker per frame_id) and messages for one frame."""
 
     def __init__(self, predictor: Predictor, intrinsics: IntrinsicsStore, tracker: TrackerConfig = TrackerConfig(),
-                 smoothing: OneEuroConfig | None = None, marker_options: MarkerOptions = MarkerOptions()):
+                 smoothing: OneEuroConfig | None = None, marker_options: MarkerOptions = MarkerOptions(),
+                 publish_coasting: bool = False):
         self.predictor = predictor
         self.intrinsics = intrinsics
         self.marker_options = marker_options  # the node changes it at run time
+        # Coasting tracks (alive, not seen in this image) as people after the detected ones, confidences 0.
+        self.publish_coasting = publish_coasting
         self._tracker_config = tracker
         self._smoothing = smoothing
         self._trackers: dict[str, Tracker] = {}
@@ -94,7 +99,8 @@ class FramePipeline:
                                                                 self._smoothing)
         tracked = tracker.update(poses, header.stamp.sec + header.stamp.nanosec * 1e-9)
         skeleton = self.predictor.skeleton
-        poses_msg = poses_to_msg(tracked.poses, header, skeleton, tracked.ids)
-        markers_msg = pose_markers(tracked.poses, header, skeleton, self.marker_options, tracked.ids) \
+        out = tracked.with_coasting() if self.publish_coasting else tracked
+        poses_msg = poses_to_msg(out.poses, header, skeleton, out.ids, out.velocities_m_s, out.states, out.ages_s)
+        markers_msg = pose_markers(out.poses, header, skeleton, self.marker_options, out.ids, out.velocities_m_s) \
             if markers else None
-        return FrameResult(rgb, tracked.poses, tracked.ids, poses_msg, markers_msg, compute_ms)
+        return FrameResult(rgb, tracked.poses, tracked.ids, poses_msg, markers_msg, compute_ms, tracked)

@@ -55,6 +55,11 @@ class NodeParams:
                                 "1/(2 pi smoothing_min_cutoff_hz) at rest, 159 ms at 1 Hz")
     smoothing_min_cutoff_hz: float = _p(1.0, "One-Euro cutoff at rest in Hz, > 0 (lower: smoother, more lag)")
     smoothing_beta: float = _p(1.0, "One-Euro cutoff increase per m/s of joint speed, >= 0")
+    publish_coasting: bool = _p(False, "also publish tracks not seen in this image (state STATE_COASTING, joints "
+                                       "moved at the track's velocity, every confidence 0) after the detected people")
+    publish_tf: bool = _p(False, "publish per confirmed track a REP 155 body_<id> frame and its link frames "
+                                 "(head_<id>, torso_<id>, l_shoulder_<id>, ...) on /tf (needs tf2_msgs)")
+    tf_topic: str = _p("/tf", "tf2_msgs/TFMessage topic of publish_tf")
 
     @classmethod
     def from_values(cls, values: dict) -> "NodeParams":

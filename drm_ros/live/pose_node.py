@@ -1,5 +1,6 @@
 """The DRM node: sensor_msgs/Image (or CompressedImage) + CameraInfo in; drm_ros/PoseArray3D and a
-visualization_msgs/MarkerArray out, both with the image's header (stamp and frame_id); diagnostics at 1 Hz.
+visualization_msgs/MarkerArray out, both with the image's header (stamp and frame_id); diagnostics at 1 Hz;
+with publish_tf, REP 155 body frames of the confirmed tracks on /tf (drm_ros.frame.tf_frames).
 
 ros2 run drm_ros drm_node --ros-args --params-file config/drm_node.yaml   (or python -m drm_ros.node ...)
 
@@ -40,6 +41,7 @@ from drm_core.smoothing import OneEuroConfig
 from drm_ros.frame.intrinsics import IntrinsicsStore
 from drm_ros.frame.markers import MarkerOptions
 from drm_ros.frame.pipeline import FrameDropped, FramePipeline
+from drm_ros.frame.tf_frames import body_transforms, tf_message_type
 from drm_ros.live.frame_stats import FrameStats
 from drm_ros.live.latest_frame import LatestFrame
 from drm_ros.live.params import PARAMETERS, NodeParams, validate
@@ -54,6 +56,8 @@ QOS_WARN_S = 10.0  # diagnostics stay WARN this long after an incompatible-QoS o
 WORKER_JOIN_S = 30.0  # one frame on a loaded CPU; then the node is destroyed anyway
 # Results must not be lost on the way to a planner: reliable, a short queue.
 RESULT_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+# What tf2_ros's TransformBroadcaster offers on /tf (its DynamicBroadcasterQoS).
+TF_QOS = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.VOLATILE)
 
 
 def image_qos(kind: str, depth: int, publishers_reliable: bool = False) -> QoSProfile:
@@ -99,7 +103,8 @@ class DRMNode(Node):
         # The frame pipeline the bag replay runs too; its trackers are used by the worker thread only.
         smoothing = OneEuroConfig(p.smoothing_min_cutoff_hz, p.smoothing_beta) if p.smoothing else None
         self.pipeline = FramePipeline(self.predictor, IntrinsicsStore(p.use_rectified, p.fallback),
-                                      smoothing=smoothing, marker_options=self._markers_from(p))
+                                      smoothing=smoothing, marker_options=self._markers_from(p),
+                                      publish_coasting=p.publish_coasting)
         self.stats = FrameStats()
         self._last_logged: dict[str, float] = {}
         self._last_image = time.monotonic()  # of the last image, or of the moment waiting for one began
@@ -116,6 +121,15 @@ class DRMNode(Node):
         self.pose_pub = self.create_publisher(PoseArray3D, p.poses_topic, RESULT_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, p.markers_topic, RESULT_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, p.diagnostics_topic, RESULT_QOS)
+        self.tf_pub, self._tf_type = None, None
+        if p.publish_tf:
+            self._tf_type, why = tf_message_type()
+            if self._tf_type is None:  # said once: the node runs on without TF
+                self.get_logger().warning(
+                    f"publish_tf is true but {why}: no TF frames will be published. tf2_msgs comes with every ROS 2 "
+                    "install (apt: ros-<distro>-tf2-msgs); the ROS wheels on PyPI lack it")
+            else:
+                self.tf_pub = self.create_publisher(self._tf_type, p.tf_topic, TF_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
 
         qos_text = {"auto": "best effort, reliable while all publishers are", "sensor_data": "best effort",
@@ -125,7 +139,8 @@ class DRMNode(Node):
             f"and CameraInfo '{self.info_sub.topic_name}' with QoS {qos_text}; publishing PoseArray3D "
             f"'{self.pose_pub.topic_name}' and MarkerArray '{self.marker_pub.topic_name}' reliable; "
             f"intrinsics from {'CameraInfo.p (rectified)' if p.use_rectified else 'CameraInfo.k and .d'}"
-            + (f", fallback fx, fy, cx, cy = {p.fallback}" if p.fallback else ""))
+            + (f", fallback fx, fy, cx, cy = {p.fallback}" if p.fallback else "")
+            + (f"; TF body frames on '{self.tf_pub.topic_name}'" if self.tf_pub is not None else ""))
         self._worker = threading.Thread(target=self._work, name="drm_inference", daemon=True)
         self._worker.start()
 
@@ -220,6 +235,10 @@ class DRMNode(Node):
     def _process(self, msg: Image | CompressedImage) -> None:
         result = self.pipeline.process(msg, markers=self.params.publish_markers)
         self.pose_pub.publish(result.poses_msg)
+        if self.tf_pub is not None:
+            transforms = body_transforms(result.poses_msg, self.predictor.skeleton)
+            if transforms:
+                self.tf_pub.publish(self._tf_type(transforms=transforms))
         if result.markers_msg is not None:
             self.marker_pub.publish(result.markers_msg)
         latency = self.get_clock().now() - Time.from_msg(msg.header.stamp, clock_type=self.get_clock().clock_type)

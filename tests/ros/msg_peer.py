@@ -41,6 +41,9 @@ def reference_message(seed: int, people: int = 4, joints: int = 15) -> PoseArray
             kp.u, kp.v = (float(np.float32(v)) for v in rng.uniform(-100, 2000, size=2))
             kp.confidence = float(np.float32(rng.random()))
             person.keypoints.append(kp)
+        person.velocity.x, person.velocity.y, person.velocity.z = (float(v) for v in rng.normal(scale=2, size=3))
+        person.state = int(rng.integers(0, 3))
+        person.age_s = float(np.float32(rng.uniform(0, 100)))
         msg.people.append(person)
     return msg
 
@@ -53,7 +56,8 @@ def to_dict(msg: PoseArray3D) -> dict:
         "stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
         "skeleton": msg.skeleton, "joint_names": list(msg.joint_names), "bones": [int(b) for b in msg.bones],
         "people": [{"id": p.id, "score": p.score, "root": point(p.root),
-                    "keypoints": [[*point(k.position), k.u, k.v, k.confidence] for k in p.keypoints]}
+                    "keypoints": [[*point(k.position), k.u, k.v, k.confidence] for k in p.keypoints],
+                    "velocity": point(p.velocity), "state": p.state, "age_s": p.age_s}
                    for p in msg.people],
     }
 

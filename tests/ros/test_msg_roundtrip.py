@@ -32,3 +32,10 @@ def test_pose_array_round_trips_between_processes(tmp_path, ros_env):
 def test_reference_messages_differ_by_seed():
     # Guards the round-trip test against a reference that ignores its seed (it would then prove little).
     assert to_dict(reference_message(1)) != to_dict(reference_message(2))
+
+
+def test_reference_messages_carry_the_tracking_fields():
+    # velocity, state and age_s take non-default values, so the round trip above checks them too.
+    people = to_dict(reference_message(7))["people"]
+    assert all(p["velocity"] != [0.0, 0.0, 0.0] and p["age_s"] > 0 for p in people)
+    assert len({p["state"] for p in people}) > 1
