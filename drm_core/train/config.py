@@ -14,6 +14,7 @@ from drm_core.data.photometric import PhotometricConfig
 from drm_core.data.registry import DatasetSpec
 from drm_core.losses import LossWeights
 from drm_core.model import ModelConfig
+from drm_core.train.finetune import DistillConfig
 
 
 @dataclass
@@ -42,6 +43,17 @@ class TrainConfig:
     snapshot_every: int | None = None  # also write the weights to out_dir/snapshot.pt every N steps
     out_dir: str = "runs/experiment"
     init_from: str | None = None  # start from this checkpoint's weights (a fresh optimiser and schedule)
+    # Keeping what a pretrained start knows (drm_core/train/finetune.py): parts are the model's top-level
+    # modules (backbone, center_head, offset_head, ...), checked against the model when training starts.
+    freeze: list[str] = field(default_factory=list)  # no gradient, not optimised, batch norm kept in eval mode
+    lr_multipliers: dict[str, float] = field(default_factory=dict)  # part -> factor on lr (e.g. backbone: 0.1)
+    # Parts whose batch norm keeps the start's statistics (eval mode) while their weights train: small mixed
+    # batches would otherwise pull a pretrained part's statistics, and its maps, away from the start.
+    bn_eval: list[str] = field(default_factory=list)
+    distill: DistillConfig | None = None  # toward a frozen copy of the starting model's 2D maps on real frames
+    # CPU speed (benchmarks/train_speed.py): bf16 autocast on the CPU, channels-last tensors.
+    cpu_bf16: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         if not self.datasets_3d:
@@ -50,6 +62,12 @@ class TrainConfig:
             raise ValueError(f"batch_size {self.batch_size} must be positive, and even when mixing 2D data")
         if self.epochs < 1 or self.lr <= 0:
             raise ValueError(f"epochs ({self.epochs}) and lr ({self.lr}) must be positive")
+        bad = {k: v for k, v in self.lr_multipliers.items() if not (isinstance(v, (int, float)) and v > 0)}
+        if bad:
+            raise ValueError(f"lr_multipliers must be positive numbers (freeze a part instead of 0), got {bad}")
+        both = sorted(set(self.freeze) & set(self.lr_multipliers))
+        if both:
+            raise ValueError(f"parts {both} are both frozen and given an lr multiplier")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,6 +112,8 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
             kwargs[key] = _build(cls, data.pop(key) or {}, key)
     if "augment" in data:
         kwargs["augment"] = _build(AugmentConfig, data.pop("augment"), "augment")
+    if data.get("distill") is not None:
+        kwargs["distill"] = _build(DistillConfig, data.pop("distill"), "distill")
     if "photometric" in data:
         kwargs["photometric"] = _build(PhotometricConfig, data.pop("photometric") or {}, "photometric")
     unknown = sorted(set(data) - {f.name for f in dataclasses.fields(TrainConfig)})

@@ -53,4 +53,6 @@ class EncodedDataset(Dataset):
             sample = photometric(sample, np.random.default_rng([self.seed, self.epoch, index, 1]),
                                  self.photometric_config)
         image, targets = encode_sample(sample, self.codec)
+        # Marks real footage in the batch (distillation toward the starting model uses real frames only).
+        targets["real_frame"] = np.full((1, 1, 1), float(sample.dataset == "real"), np.float32)
         return torch.from_numpy(image), {k: torch.from_numpy(v) for k, v in targets.items()}

@@ -24,6 +24,8 @@ from drm_core.losses import DRMLoss
 from drm_core.model import build_model
 from drm_core.train.config import TrainConfig
 from drm_core.train.encoded import EncodedDataset
+from drm_core.train.finetune import (check_parts, distill_loss, freeze_parts, frozen_copy, frozen_to_eval,
+                                     param_groups)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,15 @@ def _set_epoch(loader: DataLoader, parts: list[EncodedDataset], epoch: int, seed
         sampler.generator.manual_seed(seed * 1000 + epoch)
 
 
+def _starting_model(config: TrainConfig, dev: torch.device) -> torch.nn.Module:
+    """The model a run started from: its preset's pretrained weights, or init_from's."""
+    model = build_model(dataclasses.replace(config.model, pretrained=config.model.pretrained
+                                            and not config.init_from)).to(dev)
+    if config.init_from:
+        load_state(model, load_checkpoint(config.init_from, dev)["model"], config.init_from)
+    return frozen_copy(model)
+
+
 def train(config: TrainConfig, resume: str | Path | None = None, device: str = "auto") -> TrainResult:
     """Run the experiment; returns the last checkpoint written (out_dir/last.pt) and the step losses."""
     env = init_distributed()
@@ -123,11 +134,20 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    check_parts(model, config.freeze, "freeze")
+    check_parts(model, list(config.lr_multipliers), "lr_multipliers")
+    check_parts(model, config.bn_eval, "bn_eval")
+    freeze_parts(model, config.freeze)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(param_groups(model, config.lr, config.lr_multipliers), lr=config.lr,
+                                 weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_linear_decay(max(1, math.ceil(config.warmup_epochs * steps_per_epoch)),
                                        steps_per_epoch * config.epochs))
     use_amp = config.amp and dev.type == "cuda"
+    # fp16 with loss scaling on CUDA; bf16 (no scaling needed) on a CPU that has it, when asked
+    amp_dtype, amp_on = (torch.float16, use_amp) if dev.type == "cuda" else (torch.bfloat16, config.cpu_bf16)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     criterion = DRMLoss(config.loss, config.model.root_joint)
 
@@ -144,6 +164,10 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
     elif config.init_from:  # weights only: a new schedule (fine-tuning, or a second stage of training)
         load_state(model, load_checkpoint(config.init_from, dev)["model"], config.init_from)
         log.info("started from the weights of %s", config.init_from)
+    # The distillation teacher is the model as it starts (resuming: rebuilt as the run started).
+    teacher = None
+    if config.distill is not None:
+        teacher = frozen_copy(model) if resume is None else _starting_model(config, dev)
     net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
         if env.world_size > 1 else model
 
@@ -158,13 +182,23 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
             break
         _set_epoch(loader, parts, epoch, config.seed)
         net.train()
+        frozen_to_eval(model, config.freeze + config.bn_eval)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not env.is_main, leave=False)
         for images, targets in bar:
             images = images.to(dev, non_blocking=True)
+            if config.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
             targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_on):
                 outputs = net(images)
             total, parts_loss = criterion({k: v.float() for k, v in outputs.items()}, targets)
+            if teacher is not None:
+                real = targets["real_frame"].view(-1) > 0 if config.distill.real_only else \
+                    torch.ones(len(images), dtype=torch.bool, device=dev)
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_on):
+                    extra, extra_parts = distill_loss(outputs, teacher, images, real, config.distill)
+                total = total + extra
+                parts_loss = {**parts_loss, **extra_parts}
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
             scaler.step(optimizer)
