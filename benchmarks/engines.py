@@ -7,6 +7,8 @@ the ratios to torch, writes benchmarks/results/engines.json and a bar chart engi
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import argparse
 import json
 import platform
@@ -22,7 +24,8 @@ from drm_ros.frame.image_conversion import image_to_rgb
 from drm_ros.frame.intrinsics import camera_from_info
 from drm_ros.frame.markers import MarkerOptions, pose_markers
 from drm_ros.frame.pose_messages import poses_to_msg
-from tests.paths import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 

@@ -27,7 +27,8 @@ from rclpy.time import Time
 
 from drm_ros.sim.demo import stop_processes
 from drm_ros.msg import PoseArray3D
-from tests.paths import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_RESULT_TIMEOUT_S = 180.0
 

@@ -27,7 +27,8 @@ from benchmarks.record import write_record
 from benchmarks.soak import rss_mb
 from drm_ros.sim.demo import stop_processes
 from drm_ros.msg import PoseArray3D
-from tests.paths import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_POSE_TIMEOUT_S = 300.0
 

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from benchmarks.record import write_record
-from tests.paths import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MATCH_TIMEOUT_S = 180.0  # a first node start may export the model to ONNX
 SETTLE_S = 3.0  # the node's 'auto' subscription follows a publisher's reliability within a second

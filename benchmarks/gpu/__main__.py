@@ -25,7 +25,8 @@ from typing import Any, Callable
 import torch
 
 from benchmarks.gpu.common import Settings, Skipped, resolve_device
-from tests.paths import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PHASES = ("env", "tests", "latency", "cudagraph", "topdown", "training", "compile", "report")
 CUDA_PHASES = ("latency", "cudagraph", "topdown", "training", "compile")  # full size only on a GPU

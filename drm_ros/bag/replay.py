@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sqlite3
 import sys
@@ -43,6 +42,7 @@ from sensor_msgs.msg import CameraInfo
 from tqdm import tqdm
 
 from drm_core.camera import InvalidCameraError
+from drm_core.reporting import json_safe
 from drm_core.evaluation.temporal import TrackFrame, id_switches, temporal_metrics
 from drm_core.smoothing import OneEuroConfig
 from drm_core.tracking import TrackerConfig
@@ -95,17 +95,6 @@ def _gt_arrays(msg: PoseArray3D) -> tuple[np.ndarray, np.ndarray]:
     xyz = np.array([[[k.position.x, k.position.y, k.position.z] for k in p.keypoints] for p in msg.people])
     uv = np.array([[[k.u, k.v] for k in p.keypoints] for p in msg.people])
     return xyz.reshape(people, -1, 3), uv.reshape(people, -1, 2)
-
-
-def _json_safe(value):
-    """NaN becomes null so summary.json is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _key(header) -> tuple[str, int, int]:
@@ -349,7 +338,7 @@ def _write_outputs(out: Path, summary: dict, thumbs: list, skeleton, jitter: lis
         figures = {"contact_sheet": contact_sheet(thumbs, skeleton, out / "contact_sheet.jpg"),
                    "plot_3d": plot_3d(thumbs, skeleton, out / "poses_3d.png"),
                    "curves": plot_curves(summary.get("per_frame", []), jitter, out / "per_frame.png")}
-    summary = _json_safe(summary)
+    summary = json_safe(summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "report.md").write_text(markdown(summary, figures))
     return summary

@@ -20,7 +20,8 @@ import yaml
 from drm_core.camera import Camera, project
 from drm_core.evaluation.evaluate import record_of
 from drm_core.evaluation.mupots import evaluate_mupots
-from drm_core.predictor import DEFAULT_MODEL_PATH, load_predictor
+from drm_core.assets import DEFAULT_MODEL_PATH
+from drm_core.predictor import load_predictor
 from drm_core.tracking import Tracker
 from drm_ros.sim.camera_sim import CameraSimConfig, SyntheticCamera
 from drm_ros.frame.image_conversion import image_to_rgb
