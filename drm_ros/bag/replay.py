@@ -12,12 +12,14 @@ CameraInfo. Writes into OUT_DIR
                         person ids are track ids (drm_core.tracking), stable across frames;
   summary.json          frames, every skipped frame (bag time, stamp, reason: the node's own error text), people
                         and track ids per frame, latency, label-free quality (bone-length stability per track,
-                        joint jitter, track fragmentation, frames with nobody);
+                        joint jitter, track fragmentation, frames with nobody, speed per track);
   report.md             the same for a person, with contact_sheet.jpg (overlays), poses_3d.png (sample frames
-                        in 3D) and per_frame.png (curves);
+                        in 3D), per_frame.png (curves) and birds_eye.png (every track's trail and last velocity
+                        from above, over the camera's field of view);
   and, when the bag holds ground-truth PoseArray3D messages (--gt-topic, matched to images by header stamp and
-  frame_id), drm_core.evaluation's MuPoTS-style metrics (absolute, no bone rescaling), its report, and id switches
-  against the ground truth's person ids.
+  frame_id), drm_core.evaluation's MuPoTS-style metrics (absolute, no bone rescaling), its report, id switches
+  against the ground truth's person ids and, when the ground truth carries velocities (any non-zero
+  Person3D.velocity, as synthetic-walk records them), speed and heading errors of the confirmed tracks' velocities.
 Ctrl-C or SIGTERM stops after the current frame and writes every output for the frames so far (exit 0).
 A bag that is damaged part way gets a report of what was read and exit status 1; so does a bag that cannot be
 opened (summary.json and report.md say why).
@@ -43,9 +45,9 @@ from tqdm import tqdm
 
 from drm_core.camera import InvalidCameraError
 from drm_core.reporting import json_safe
-from drm_core.evaluation.temporal import TrackFrame, id_switches, temporal_metrics
+from drm_core.evaluation.temporal import TrackFrame, id_switches, motion_errors, temporal_metrics
 from drm_core.smoothing import OneEuroConfig
-from drm_core.tracking import TrackerConfig
+from drm_core.tracking import CONFIRMED, TrackerConfig
 from drm_ros.signals import JOB_STOP, GracefulStop
 from drm_ros.frame.intrinsics import IntrinsicsStore
 from drm_ros.frame.pipeline import FrameDropped, FramePipeline
@@ -94,7 +96,8 @@ def _gt_arrays(msg: PoseArray3D) -> tuple[np.ndarray, np.ndarray]:
     people = len(msg.people)
     xyz = np.array([[[k.position.x, k.position.y, k.position.z] for k in p.keypoints] for p in msg.people])
     uv = np.array([[[k.u, k.v] for k in p.keypoints] for p in msg.people])
-    return xyz.reshape(people, -1, 3), uv.reshape(people, -1, 2)
+    joints = len(msg.joint_names)  # not -1: a frame with nobody in view has no size to infer it from
+    return xyz.reshape(people, joints, 3), uv.reshape(people, joints, 2)
 
 
 def _key(header) -> tuple[str, int, int]:
@@ -166,13 +169,19 @@ class _Replay:
         self.records: list = []  # drm_core.evaluation FrameRecords
         self.identity: list[dict[int, int]] = []  # per frame with ground truth: {gt person id: track id}
         self.track_frames: list[TrackFrame] = []
+        self.motion: list[tuple[int, np.ndarray, np.ndarray]] = []  # (track id, velocity, ground-truth velocity)
+        self.gt_has_velocity = False
+        self.trails: dict[int, list[tuple[float, float]]] = {}  # track id -> root (x, z) per frame seen
+        self.last_velocity: dict[int, np.ndarray] = {}
+        self.gt_trails: dict[int, list[tuple[float, float]]] = {}
+        self.last_camera: tuple[np.ndarray, int] | None = None  # (K, width) of the last CameraInfo taken
         self.thumbs: list = []
         self.frames = 0
 
     def run(self) -> dict:
+        """Load the model, read the bag through the frame pipeline into the output bag, write the outputs."""
         # torch, timm and matplotlib load only now, once the bag and its topics are good: a bad bag fails in a second.
-        from drm_core.evaluation.mupots import FrameRecord, evaluate_mupots
-        from drm_core.evaluation.report import write_report
+        from drm_core.evaluation.mupots import FrameRecord
         from drm_core.predictor import load_predictor
 
         o = self.options
@@ -181,7 +190,12 @@ class _Replay:
         self.pipeline = FramePipeline(self.predictor, IntrinsicsStore(o.use_rectified), o.tracker, o.smoothing)
         self.summary.update(model=self.predictor.description, input_size=list(self.predictor.input_size),
                             tracker=asdict(o.tracker), smoothing=asdict(o.smoothing) if o.smoothing else None)
-        reader = self.reader
+        error, interrupted = self._read()
+        return self._finish(error, interrupted)
+
+    def _read(self) -> tuple[str | None, bool]:
+        """Every image of the bag through the pipeline into the output bag; (damage text or None, interrupted)."""
+        o, reader, interrupt = self.options, self.reader, self.interrupt
         error, interrupted = None, False
         self.ground_truth: dict[tuple[str, int, int], PoseArray3D] = {}
         copied = [c for c in reader.connections if c.topic in (self.image_topic, self.info_topic)]
@@ -190,7 +204,6 @@ class _Replay:
         self.out.mkdir(parents=True, exist_ok=True)
         storage = StoragePlugin.MCAP if o.storage == "mcap" else StoragePlugin.SQLITE3
         store = drm_typestore()
-        interrupt = self.interrupt
         with Writer(self.out_bag, version=9, storage_plugin=storage) as writer, \
                 tqdm(total=total, desc=f"replay {self.bag.name}", unit="frame") as bar:
             self.writer = writer
@@ -223,6 +236,12 @@ class _Replay:
                     raise
                 error = f"bag {self.bag}: damaged or truncated after {self.frames} images ({type(err).__name__}: {err})"
                 tqdm.write(f"error: {error}", file=sys.stderr)
+        return error, interrupted
+
+    def _finish(self, error: str | None, interrupted: bool) -> dict:
+        """The summary (counts, latency, tracking, metrics against ground truth) and the written outputs."""
+        from drm_core.evaluation.mupots import evaluate_mupots
+        from drm_core.evaluation.report import write_report
 
         people = [f["people"] for f in self.per_frame]
         lat = self.latency_ms
@@ -249,9 +268,22 @@ class _Replay:
                                                                "recall", "num_annotated", "num_matched", "matched",
                                                                "all_people")}
             self.summary["identity"] = id_switches(self.identity).to_dict()
+            if self.gt_has_velocity:
+                self.summary["motion"] = motion_errors(self.motion).to_dict()
         self.summary["per_frame"] = self.per_frame
         return _write_outputs(self.out, self.summary, self.thumbs, self.predictor.skeleton,
-                              temporal.jitter_per_frame_m_s2)
+                              temporal.jitter_per_frame_m_s2, self._birds_eye())
+
+    def _birds_eye(self) -> dict:
+        """What birds_eye.png draws: every track's trail and last velocity, ground truth, field of view."""
+        from drm_core.birds_eye import BirdsEyeTrack, field_of_view
+        from drm_ros.bag.replay_report import track_colour
+
+        tracks = [BirdsEyeTrack(tid, np.array(trail), self.last_velocity[tid][[0, 2]], track_colour(tid))
+                  for tid, trail in self.trails.items()]
+        truth = [BirdsEyeTrack(pid, np.array(trail)) for pid, trail in self.gt_trails.items()]
+        fov = field_of_view(*self.last_camera) if self.last_camera else None
+        return {"tracks": tracks, "ground_truth": truth, "fov_rad": fov}
 
     def _camera_info(self, timestamp: int, raw: bytes) -> None:
         try:
@@ -264,6 +296,8 @@ class _Replay:
             self.pipeline.camera_info(info)
         except InvalidCameraError as err:  # the node refuses it the same way: the last good one stays
             self._refuse_info(timestamp, f"InvalidCameraError: {err}")
+            return
+        self.last_camera = (np.array(info.k, float).reshape(3, 3), int(info.width))
 
     def _refuse_info(self, timestamp: int, why: str) -> None:
         self.refused_info.append({"bag_time_ns": timestamp, "message": why})
@@ -308,7 +342,13 @@ class _Replay:
         self.writer.write(self.conn_poses, timestamp, serialize_message(result.poses_msg))
         self.writer.write(self.conn_markers, timestamp, serialize_message(result.markers_msg))
         self.latency_ms.append(result.compute_ms)
-        self.track_frames.append(TrackFrame(stamp_s, ids, poses.joints_cam_m))
+        tracked = result.tracked
+        self.track_frames.append(TrackFrame(stamp_s, ids, poses.joints_cam_m, tracked.velocities_m_s))
+        root = self.predictor.skeleton.root
+        for k, tid in enumerate(ids.tolist()):
+            self.trails.setdefault(tid, []).append((float(poses.joints_cam_m[k, root, 0]),
+                                                    float(poses.joints_cam_m[k, root, 2])))
+            self.last_velocity[tid] = tracked.velocities_m_s[k]
         frame = {"index": index, "bag_time_ns": timestamp, "stamp": _stamp(header), "people": len(poses),
                  "ids": ids.tolist(), "latency_ms": round(result.compute_ms, 2)}
         gt = self.ground_truth.get(_key(header))
@@ -321,6 +361,12 @@ class _Replay:
                                                  gt_uv, image_id=_stamp(header)))
             matching = match_mupots(gt_uv, poses.joints_uv_px)
             self.identity.append({int(p.id): int(ids[m]) for p, m in zip(gt.people, matching) if m >= 0})
+            for p, m in zip(gt.people, matching):
+                v_gt = np.array([p.velocity.x, p.velocity.y, p.velocity.z])
+                self.gt_has_velocity = self.gt_has_velocity or bool(np.any(v_gt != 0))
+                self.gt_trails.setdefault(int(p.id), []).append((p.root.x, p.root.z))
+                if m >= 0 and tracked.states[m] == CONFIRMED:
+                    self.motion.append((int(ids[m]), tracked.velocities_m_s[m], v_gt))
             frame["gt_people"] = len(gt.people)
         self.per_frame.append(frame)
         if index in self.sample_at:
@@ -328,8 +374,10 @@ class _Replay:
                                          poses.joint_conf, ids, gt_uv))
 
 
-def _write_outputs(out: Path, summary: dict, thumbs: list, skeleton, jitter: list) -> dict:
-    """summary.json and report.md (with its pictures when there is something to draw); the summary."""
+def _write_outputs(out: Path, summary: dict, thumbs: list, skeleton, jitter: list,
+                   birds_eye: dict | None = None) -> dict:
+    """summary.json and report.md (with its pictures when there is something to draw); the summary.
+    `birds_eye`: keyword arguments of drm_core.birds_eye.birds_eye_figure for birds_eye.png."""
     from drm_ros.bag.replay_report import contact_sheet, markdown, plot_3d, plot_curves
 
     out.mkdir(parents=True, exist_ok=True)
@@ -338,6 +386,11 @@ def _write_outputs(out: Path, summary: dict, thumbs: list, skeleton, jitter: lis
         figures = {"contact_sheet": contact_sheet(thumbs, skeleton, out / "contact_sheet.jpg"),
                    "plot_3d": plot_3d(thumbs, skeleton, out / "poses_3d.png"),
                    "curves": plot_curves(summary.get("per_frame", []), jitter, out / "per_frame.png")}
+        if birds_eye and birds_eye["tracks"]:
+            from drm_core.birds_eye import save_birds_eye
+
+            others = {k: v for k, v in birds_eye.items() if k != "tracks"}
+            figures["birds_eye"] = save_birds_eye(out / "birds_eye.png", birds_eye["tracks"], **others)
     summary = json_safe(summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "report.md").write_text(markdown(summary, figures))

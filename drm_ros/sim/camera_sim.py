@@ -128,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_stoppable(_run, argv)
 
 
-def _run(argv: list[str] | None, stop: GracefulStop) -> int:
-    import rclpy
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-    from rclpy.signals import SignalHandlerOptions
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Publish a synthetic camera stream (Image + CameraInfo).")
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
     parser.add_argument("--count", type=int, default=100, help="frames to publish; 0: until stopped")
@@ -154,6 +150,15 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     parser.add_argument("--ground-truth", default="", help="write one JSON line of ground truth per frame here")
     parser.add_argument("--footage", action="store_true",
                         help="play the demo's real video (python -m drm_core.real_data.demo_footage --fetch) instead")
+    return parser
+
+
+def _run(argv: list[str] | None, stop: GracefulStop) -> int:
+    import rclpy
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
+
+    parser = _parser()
     args, ros_args = parser.parse_known_args(argv)
     if args.footage and args.ground_truth:
         parser.error("--ground-truth needs synthetic scenes, not --footage")
