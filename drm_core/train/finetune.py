@@ -44,29 +44,33 @@ def part_names(model: nn.Module) -> list[str]:
 
 
 def check_parts(model: nn.Module, names: list[str], where: str) -> None:
-    unknown = sorted(set(names) - set(part_names(model)))
+    """A part is a top-level module, or a dotted path below one ("offset_head.head": the regression of the
+    offset head without its PDQM features)."""
+    known = {name for name, _ in model.named_modules() if name}
+    unknown = sorted(set(names) - known)
     if unknown:
-        raise ValueError(f"{where}: unknown model parts {unknown}; this model has {part_names(model)}")
+        raise ValueError(f"{where}: unknown model parts {unknown}; this model has {part_names(model)} "
+                         "(and their dotted sub-modules)")
 
 
 def freeze_parts(model: nn.Module, names: list[str]) -> None:
     """No gradient for the named parts (check_parts first)."""
     for name in names:
-        getattr(model, name).requires_grad_(False)
+        model.get_submodule(name).requires_grad_(False)
 
 
 def frozen_to_eval(model: nn.Module, names: list[str]) -> None:
     """After model.train(): the named parts (frozen, or bn_eval) back to eval mode: their batch norm uses and
     keeps the start's statistics."""
     for name in names:
-        getattr(model, name).eval()
+        model.get_submodule(name).eval()
 
 
 def param_groups(model: nn.Module, lr: float, multipliers: dict[str, float]) -> list[dict]:
     """Optimiser groups: one per part with an lr multiplier, one for the rest; frozen parameters left out."""
     groups = []
     for name, mult in multipliers.items():
-        params = [p for p in getattr(model, name).parameters() if p.requires_grad]
+        params = [p for p in model.get_submodule(name).parameters() if p.requires_grad]
         if params:
             groups.append({"params": params, "lr": lr * mult, "name": name})
     slow = {id(p) for g in groups for p in g["params"]}

@@ -143,3 +143,20 @@ def test_config_fields_are_checked(tmp_path: Path) -> None:
 def test_cpu_bf16_and_channels_last_train(tmp_path: Path) -> None:
     result = train(_config(tmp_path, epochs=1, cpu_bf16=True, channels_last=True), device="cpu")
     assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+
+
+def test_a_dotted_part_freezes_a_sub_module_only():
+    """The movenet preset's offset regression can be frozen while PDQM's per-joint features beside it train."""
+    import dataclasses
+
+    from drm_core.model import ModelConfig, build_model
+    from drm_core.train.finetune import check_parts, freeze_parts
+
+    model = build_model(dataclasses.replace(ModelConfig.movenet(), pretrained=False))
+    check_parts(model, ["backbone", "center_head", "offset_head.head"], "freeze")
+    freeze_parts(model, ["backbone", "center_head", "offset_head.head"])
+    assert not any(p.requires_grad for p in model.offset_head.head.parameters())
+    assert all(p.requires_grad for p in model.offset_head.joint_features.parameters())
+    assert all(p.requires_grad for p in model.root_depth_head.parameters())
+    with pytest.raises(ValueError, match="offset_head.nothing"):
+        check_parts(model, ["offset_head.nothing"], "freeze")
