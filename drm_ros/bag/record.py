@@ -8,7 +8,7 @@ SOURCE is
 - a video file (anything OpenCV reads; its own frame rate unless --fps), or
 - a folder of images (png, jpg, jpeg, bmp, tif, tiff, in name order; --fps, default 30), or
 - `synthetic-walk` (drm_core.data.synthetic_walk: people walking across one synthetic scene, ground truth with
-  identities) or `synthetic` (independent synthetic scenes, drm_core.data.synthetic), with --frames and --seed, or
+  identities and velocities in Person3D.velocity; --speed LOW HIGH sets their speeds) or `synthetic` (independent synthetic scenes, drm_core.data.synthetic), with --frames and --seed, or
 - `dataset`: a sequence of a dataset drm_core reads (--dataset mupots|panoptic|muco|..., --annotations,
   --image-root, optionally --sequence TS1 to keep one sequence, in the reader's order), with its own cameras and
   ground truth in MPI15 (metric; person ids are the order of the annotations in each image; MuPoTS people marked
@@ -124,6 +124,7 @@ class Frame:
     camera: Camera
     ground_truth: Poses3D | None = None
     ids: list[int] | None = None
+    velocities_m_s: np.ndarray | None = None  # (P, 3) ground-truth velocities of the people of ground_truth
 
 
 def _video_frames(path: Path, fps: float | None, every: int) -> tuple[Iterator[tuple[np.ndarray, float]], int, float]:
@@ -173,16 +174,21 @@ def _ground_truth(sample: Sample) -> Poses3D:
     return Poses3D(sample.joints_3d_m, sample.joints_2d_px, conf, np.ones(sample.num_people), MPI15.joint_names)
 
 
-def synthetic_frames(kind: str, frames: int, seed: int, fps: float, every: int = 1) -> Iterator[Frame]:
-    """Frames of a synthetic source (see the module docstring), with ground truth."""
+def synthetic_frames(kind: str, frames: int, seed: int, fps: float, every: int = 1,
+                     speed_m_s: tuple[float, float] | None = None) -> Iterator[Frame]:
+    """Frames of a synthetic source (see the module docstring), with ground truth; the walk's people get speeds
+    drawn from `speed_m_s` (None: WalkConfig's default) and their velocities go into the ground truth."""
+    from dataclasses import replace
+
     if kind == "synthetic-walk":
         from drm_core.data.synthetic_walk import SyntheticWalk, WalkConfig
 
-        config = WalkConfig(frames=frames, fps=fps)
-        walk = SyntheticWalk(WalkConfig(frames=frames, fps=fps, scene=_with_seed(config.scene, seed)))
+        config = WalkConfig(frames=frames, fps=fps, **({"speed_m_s": speed_m_s} if speed_m_s else {}))
+        walk = SyntheticWalk(replace(config, scene=_with_seed(config.scene, seed)))
         for i in range(0, frames, every):
             sample = walk[i]
-            yield Frame(sample.image, walk.time_s(i), sample.camera, _ground_truth(sample), sample.meta["person_ids"])
+            yield Frame(sample.image, walk.time_s(i), sample.camera, _ground_truth(sample), sample.meta["person_ids"],
+                        sample.meta["velocities_m_s"])
     else:
         from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 
@@ -250,6 +256,7 @@ class RecordOptions:
     annotations: str | None = None
     image_root: str | None = None
     sequence: str | None = None
+    walk_speed_m_s: tuple[float, float] | None = None  # synthetic-walk: speeds drawn from (low, high); None: default
 
 
 def _source(source: str, options: RecordOptions) -> tuple[Iterator[Frame], int, str]:
@@ -257,8 +264,10 @@ def _source(source: str, options: RecordOptions) -> tuple[Iterator[Frame], int, 
     if source in SYNTHETIC:  # (a file or folder of that name would need ./ in front)
         fps = options.fps or 10.0
         total = len(range(0, options.synthetic_frames, options.every))
-        return (synthetic_frames(source, options.synthetic_frames, options.seed, fps, options.every), total,
-                f"{source} seed {options.seed}, {options.synthetic_frames} frames at {fps} fps")
+        speed = options.walk_speed_m_s
+        return (synthetic_frames(source, options.synthetic_frames, options.seed, fps, options.every, speed), total,
+                f"{source} seed {options.seed}, {options.synthetic_frames} frames at {fps} fps"
+                + (f", speeds {speed[0]:g}-{speed[1]:g} m/s" if speed and source == "synthetic-walk" else ""))
     if source == DATASET:
         if not options.dataset:
             raise RecordError("source 'dataset' needs --dataset NAME (and --annotations, --image-root)")
@@ -333,7 +342,8 @@ def record(source: str, out: Path, options: RecordOptions = RecordOptions()) -> 
             if frame.ground_truth is not None:
                 if c_gt is None:
                     c_gt = writer.add_connection(GT_TOPIC, POSES_TYPE, typestore=store)
-                writer.write(c_gt, ns, serialize_message(poses_to_msg(frame.ground_truth, header, MPI15, frame.ids)))
+                writer.write(c_gt, ns, serialize_message(
+                    poses_to_msg(frame.ground_truth, header, MPI15, frame.ids, frame.velocities_m_s)))
                 with_gt += 1
             written += 1
             bar.update()
@@ -361,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"))
     parser.add_argument("--frames", type=int, default=60, help="synthetic sources: number of frames")
     parser.add_argument("--seed", type=int, default=7, help="synthetic sources: scene seed")
+    parser.add_argument("--speed", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="synthetic-walk: walking speeds drawn from LOW..HIGH m/s (default 0.3 0.7)")
     parser.add_argument("--dataset", help="source 'dataset': drm_core reader name (mupots, panoptic, muco, ...)")
     parser.add_argument("--annotations", help="source 'dataset': the annotation file")
     parser.add_argument("--image-root", help="source 'dataset': the image folder")
@@ -368,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = RecordOptions(args.fps, args.start_time, args.max_frames, args.every, args.compressed, args.frame_id,
                             args.storage, args.camera_info, args.qca, args.qca_camera, args.hfov_deg, args.frames,
-                            args.seed, args.dataset, args.annotations, args.image_root, args.sequence)
+                            args.seed, args.dataset, args.annotations, args.image_root, args.sequence,
+                            tuple(args.speed) if args.speed else None)
     try:
         summary = record(args.source, args.out, options)
     except (RecordError, InvalidCameraError, DatasetError) as err:

@@ -172,6 +172,10 @@ def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int
                   f"| joint jitter, median acceleration (m/s²) | {number(t['jitter_m_s2_median'], '.2f')} |",
                   f"| joint jitter, p95 acceleration (m/s²) | {number(t['jitter_m_s2_p95'], '.2f')} |", "",
                   f"Tracker: {s.get('tracker')}; smoothing: {s.get('smoothing') or 'off'}.", ""]
+        speeds = t.get("speed_m_s_per_track") or {}
+        if speeds:
+            lines += ["Speed per track (median over its frames of the tracker's reported root speed, m/s): "
+                      + ", ".join(f"#{tid} {number(v, '.2f')}" for tid, v in speeds.items()) + ".", ""]
     m = s.get("metrics")
     if m:
         lines += ["## Against ground truth", "",
@@ -189,8 +193,28 @@ def markdown(summary: dict, figures: dict[str, Path | None], skipped_listed: int
             lines += [f"| id switches (ground-truth identities) | {ident['id_switches']} |",
                       f"| tracks per ground-truth person | {ident['fragments']} for {ident['gt_people']} people |"]
         lines += ["", "Full tables: `mupots_report.md`, `mupots_metrics.json`.", ""]
+    motion = s.get("motion")
+    if motion:
+        lines += ["## Velocity against ground truth", "",
+                  f"Confirmed tracks' reported root velocity against the matched person's true velocity, over "
+                  f"{motion['observations']} observations: speed error | |v| - |v_true| |, heading error the angle "
+                  f"between them seen from above (x, z), where both speeds reach 0.1 m/s "
+                  f"({motion['heading_observations']} observations).", "",
+                  "| figure | value |", "|---|---|",
+                  f"| speed error, median / p90 (m/s) | {number(motion['speed_error_m_s_median'], '.2f')} / "
+                  f"{number(motion['speed_error_m_s_p90'], '.2f')} |",
+                  f"| heading error, median (degrees) | {number(motion['heading_error_deg_median'], '.1f')} |", "",
+                  "| track | frames | true speed (m/s) | reported speed (m/s) | speed error (m/s) | heading error (°) |",
+                  "|---|---|---|---|---|---|"]
+        for tid, row in motion["per_track"].items():
+            lines.append(f"| #{tid} | {row['frames']} | {number(row['gt_speed_m_s'], '.2f')} | "
+                         f"{number(row['speed_m_s'], '.2f')} | {number(row['speed_error_m_s'], '.2f')} | "
+                         f"{number(row['heading_error_deg'], '.1f')} |")
+        lines.append("")
     names = {"contact_sheet": "Overlays of sample frames (colour = track id; white = ground truth)",
-             "plot_3d": "Sample frames in 3D (camera frame)", "curves": "Per frame"}
+             "plot_3d": "Sample frames in 3D (camera frame)", "curves": "Per frame",
+             "birds_eye": "From above: each track's trail, id and last velocity (arrow: 1 s of motion; grey dashed: "
+                          "ground truth; dotted: the field of view)"}
     pictures = [(names[k], p) for k, p in figures.items() if p is not None]
     if pictures:
         lines += ["## Pictures", ""]

@@ -7,7 +7,8 @@ drm_core.real_data.demo_footage; `--source auto`, the default) and synthetic sce
 synthetic`). Starts that camera (drm_ros.camera_sim) and the node (drm_ros.node) as real processes talking over
 DDS, listens to the node's poses and diagnostics, prints a summary every second (poses/s, people, latency
 from image stamp to arrival, frames the node dropped), and at the end writes what the robot saw in the last
-frame to OUT: overlay.png (skeletons over the image) and people_3d.png (the people in the camera frame), plus
+frame to OUT: overlay.png (skeletons over the image), people_3d.png (the people in the camera frame) and
+birds_eye.png (the last frame's tracks from above with their trails of the last seconds and velocities), plus
 summary.json. Exits 1 if no poses arrived; Ctrl-C or SIGTERM at any moment stops it and its children cleanly
 (exit 0; the summary and pictures of what arrived so far are still written).
 """
@@ -28,7 +29,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 
 from drm_core.drawing import draw_skeleton
 from drm_core.real_data.demo_footage import demo_footage
@@ -94,6 +95,28 @@ def plot_3d(msg: PoseArray3D, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def plot_birds_eye(history: list[PoseArray3D], info: CameraInfo | None, path: Path, trail_s: float = 3.0) -> None:
+    """The last message's tracks from above: each one's root trail over the last `trail_s` seconds of image
+    stamps, its id and its velocity; the field of view from `info` when one arrived."""
+    from drm_core.birds_eye import BirdsEyeTrack, field_of_view, save_birds_eye
+
+    last = history[-1]
+    end = last.header.stamp.sec + last.header.stamp.nanosec * 1e-9
+    trails: dict[int, list[tuple[float, float]]] = {}
+    for msg in history:
+        if end - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9) <= trail_s:
+            for person in msg.people:
+                trails.setdefault(person.id, []).append((person.root.x, person.root.z))
+    tracks = []
+    for person in last.people:
+        c = colour_of(person.id)
+        tracks.append(BirdsEyeTrack(person.id, np.array(trails[person.id]),
+                                    np.array([person.velocity.x, person.velocity.z]), (c.r, c.g, c.b)))
+    fov = field_of_view(np.array(info.k).reshape(3, 3), info.width) if info is not None else None
+    who = f"{len(tracks)} {'person' if len(tracks) == 1 else 'people'}"
+    save_birds_eye(path, tracks, fov_rad=fov, title=f"{who} from above, trails of {trail_s:g} s, arrows = 1 s of motion")
+
+
 def stop_processes(processes: list[subprocess.Popen]) -> None:
     """Terminate, then kill what does not exit within 10 s (the demo's and the soak benchmark's children)."""
     for proc in processes:
@@ -156,7 +179,13 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
         latency = (me.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
         poses.append((time.monotonic(), msg, latency))
 
+    infos: list[CameraInfo] = []  # the last one: the bird's-eye view draws its field of view
+
+    def keep_info(msg: CameraInfo) -> None:
+        infos[:] = [msg]
+
     me.create_subscription(Image, "image", keep_image, reliable)
+    me.create_subscription(CameraInfo, "camera_info", keep_info, reliable)
     me.create_subscription(PoseArray3D, "drm/poses", keep_poses, reliable)
     me.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     print(f"demo: node and {'real-footage' if footage else 'synthetic'} camera ({args.rate:g} Hz) started; waiting for the first poses "
@@ -215,11 +244,15 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     if last is not None:
         draw_overlay(image_to_rgb(images[_stamp(last.header)]), last, args.out / "overlay.png")
         plot_3d(last, args.out / "people_3d.png")
+        # the newest message with someone in it (the last may be empty), with the messages up to it
+        seen_last = next((p[1] for p in reversed(poses) if p[1].people), last)
+        history = [p[1] for p in poses if _stamp(p[1].header) <= _stamp(seen_last.header)]
+        plot_birds_eye(history, infos[-1] if infos else None, args.out / "birds_eye.png")
         summary["last_frame"] = {"stamp": list(_stamp(last.header)), "frame_id": last.header.frame_id,
                                  "people": [{"id": p.id, "score": round(p.score, 3),
                                              "root_m": [round(p.root.x, 2), round(p.root.y, 2), round(p.root.z, 2)]}
                                             for p in last.people]}
-        print(f"demo: wrote {args.out / 'overlay.png'} and {args.out / 'people_3d.png'}")
+        print(f"demo: wrote {args.out / 'overlay.png'}, {args.out / 'people_3d.png'} and {args.out / 'birds_eye.png'}")
     else:
         print("demo: no image of the last poses was kept; no pictures written", file=sys.stderr)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
