@@ -39,6 +39,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     max_steps: int | None = None  # stop early (smoke runs and tests)
+    max_seconds: float | None = None  # stop after this much training time (a run on a lent machine), checkpoint kept
     log_every: int = 10
     snapshot_every: int | None = None  # also write the weights to out_dir/snapshot.pt every N steps
     out_dir: str = "runs/experiment"

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,8 +178,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
         writer = SummaryWriter(str(out_dir / "tensorboard"))
     losses: list[float] = []
     last = out_dir / "last.pt"
+    started, out_of_time = time.monotonic(), False
     for epoch in range(start_epoch, config.epochs):
-        if step >= total_steps:
+        if step >= total_steps or out_of_time:
             break
         _set_epoch(loader, parts, epoch, config.seed)
         net.train()
@@ -216,6 +218,10 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
                 # Weights only, usable as a model; resuming needs an epoch-end checkpoint.
                 save_checkpoint(out_dir / "snapshot.pt", model, config.codec, step=step)
             if step >= total_steps:
+                break
+            if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
+                out_of_time = True  # the epoch-end checkpoint below is still written
+                log.info("max_seconds %.0f reached at step %d", config.max_seconds, step)
                 break
         if env.is_main:
             # A checkpoint at each epoch end: resume continues with the next epoch exactly.

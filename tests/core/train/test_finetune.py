@@ -160,3 +160,9 @@ def test_a_dotted_part_freezes_a_sub_module_only():
     assert all(p.requires_grad for p in model.root_depth_head.parameters())
     with pytest.raises(ValueError, match="offset_head.nothing"):
         check_parts(model, ["offset_head.nothing"], "freeze")
+
+
+def test_max_seconds_stops_with_a_checkpoint(tmp_path: Path) -> None:
+    result = train(_config(tmp_path, max_seconds=0.0), device="cpu")
+    assert result.steps == 1 and result.checkpoint.is_file()
+    assert load_checkpoint(result.checkpoint, "cpu")["step"] == 1
