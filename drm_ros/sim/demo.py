@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_stoppable(_run, argv)
 
 
-def _run(argv: list[str] | None, stop: GracefulStop) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run drm_node on a stand-in camera and show what it sees.")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to run once the first poses arrive")
     parser.add_argument("--rate", type=float, default=10.0, help="camera frame rate (Hz)")
@@ -143,7 +143,58 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
     parser.add_argument("--source", default="auto", choices=("auto", "footage", "synthetic"),
                         help="the camera's images: real footage (auto: when fetched) or synthetic scenes")
-    args = parser.parse_args(argv)
+    return parser
+
+
+class _Watch:
+    """What the demo hears from the graph: the last images, every PoseArray3D with its latency, the last
+    CameraInfo (the bird's-eye view draws its field of view) and the node's diagnostics."""
+
+    def __init__(self) -> None:
+        self.node = rclpy.create_node("drm_demo")
+        self.images: dict[tuple[int, int], Image] = {}
+        self.poses: list[tuple[float, PoseArray3D, float]] = []  # (arrival, message, latency ms)
+        self.diagnostics: list[DiagnosticArray] = []
+        self.infos: list[CameraInfo] = []
+        reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(Image, "image", self._keep_image, reliable)
+        self.node.create_subscription(CameraInfo, "camera_info", self._keep_info, reliable)
+        self.node.create_subscription(PoseArray3D, "drm/poses", self._keep_poses, reliable)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, reliable)
+        self._seen = 0
+
+    def _keep_image(self, msg: Image) -> None:  # the last images, to draw the poses over the one they came from
+        self.images[_stamp(msg.header)] = msg
+        while len(self.images) > 30:
+            self.images.pop(next(iter(self.images)))
+
+    def _keep_info(self, msg: CameraInfo) -> None:
+        self.infos[:] = [msg]
+
+    def _keep_poses(self, msg: PoseArray3D) -> None:
+        latency = (self.node.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
+        self.poses.append((time.monotonic(), msg, latency))
+
+    def node_values(self) -> dict[str, str]:
+        return {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values} if self.diagnostics else {}
+
+    def status_line(self) -> str:
+        """The poses since the last call: rate, people, latency, and what the node says it processed."""
+        window = self.poses[self._seen:]
+        self._seen = len(self.poses)
+        values = self.node_values()
+        latency = f"{np.median([w[2] for w in window]):.0f} ms" if window else "-"
+        return (f"{len(window)} poses/s, {len(window[-1][1].people) if window else 0} people in the last, latency "
+                f"{latency}; node: {values.get('processed_rate_hz', '-')} of {values.get('input_rate_hz', '-')} "
+                f"images/s, {values.get('dropped_frames', '-')} dropped")
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _run(argv: list[str] | None, stop: GracefulStop) -> int:
+    args = _parser().parse_args(argv)
     footage = args.source == "footage" or (args.source == "auto" and demo_footage() is not None)
     if args.source == "footage" and demo_footage() is None:
         print("error: --source footage: no demo footage; fetch it with python -m drm_core.real_data.demo_footage "
@@ -162,107 +213,83 @@ def _run(argv: list[str] | None, stop: GracefulStop) -> int:
         subprocess.Popen([sys.executable, "-m", "drm_ros.camera_sim", "--rate", str(args.rate), "--count", "0",
                           *(["--footage"] if footage else [])], env=env),
     ]
-    node = processes[0]
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    me = rclpy.create_node("drm_demo")
-    images: dict[tuple[int, int], Image] = {}
-    poses: list[tuple[float, PoseArray3D, float]] = []  # (arrival, message, latency ms)
-    diagnostics: list[DiagnosticArray] = []
-    reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-
-    def keep_image(msg: Image) -> None:  # the last images, to draw the poses over the one they came from
-        images[_stamp(msg.header)] = msg
-        while len(images) > 30:
-            images.pop(next(iter(images)))
-
-    def keep_poses(msg: PoseArray3D) -> None:
-        latency = (me.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
-        poses.append((time.monotonic(), msg, latency))
-
-    infos: list[CameraInfo] = []  # the last one: the bird's-eye view draws its field of view
-
-    def keep_info(msg: CameraInfo) -> None:
-        infos[:] = [msg]
-
-    me.create_subscription(Image, "image", keep_image, reliable)
-    me.create_subscription(CameraInfo, "camera_info", keep_info, reliable)
-    me.create_subscription(PoseArray3D, "drm/poses", keep_poses, reliable)
-    me.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
-    print(f"demo: node and {'real-footage' if footage else 'synthetic'} camera ({args.rate:g} Hz) started; waiting for the first poses "
-          f"(model load takes a while on a CPU)...", flush=True)
-    start = time.monotonic()
-    first: float | None = None
-    next_print = start + 1.0
-    seen = 0
+    watch = _Watch()
+    print(f"demo: node and {'real-footage' if footage else 'synthetic'} camera ({args.rate:g} Hz) started; waiting "
+          f"for the first poses (model load takes a while on a CPU)...", flush=True)
     try:
-        while not stop.requested:
-            rclpy.spin_once(me, timeout_sec=0.05)
-            now = time.monotonic()
-            if first is None and poses:
-                first = poses[0][0]
-            if first is None and now - start > STARTUP_TIMEOUT_S:
-                print(f"demo: no poses within {STARTUP_TIMEOUT_S:.0f} s", file=sys.stderr)
-                break
-            if first is not None and now - first >= args.seconds:
-                break
-            if any(p.poll() is not None for p in processes):
-                print(f"demo: {'the node' if node.poll() is not None else 'the camera'} exited early", file=sys.stderr)
-                break
-            if now >= next_print and first is None:
-                next_print += 1.0
-                print(f"[{now - start:5.1f} s] waiting for the node's first poses", flush=True)
-            elif now >= next_print:
-                next_print += 1.0
-                window = poses[seen:]
-                seen = len(poses)
-                values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
-                latency = f"{np.median([w[2] for w in window]):.0f} ms" if window else "-"
-                print(f"[{now - start:5.1f} s] {len(window)} poses/s, "
-                      f"{len(window[-1][1].people) if window else 0} people in the last, latency {latency}; "
-                      f"node: {values.get('processed_rate_hz', '-')} of {values.get('input_rate_hz', '-')} images/s, "
-                      f"{values.get('dropped_frames', '-')} dropped", flush=True)
+        _watch_until_done(watch, processes, args.seconds, stop)
     finally:
         stop.cleaning_up()
         stop_processes(processes)
+    try:
+        if not watch.poses:
+            if stop.requested:
+                print(f"demo: stopped ({stop.signal_name}) before the first poses", flush=True)
+                return 0
+            print("demo: no poses arrived from the node", file=sys.stderr)
+            return 1
+        _write_results(watch, args.out, args.rate)
+        return 0
+    finally:
+        watch.close()
 
-    if not poses:
-        me.destroy_node()
-        rclpy.try_shutdown()
-        if stop.requested:
-            print(f"demo: stopped ({stop.signal_name}) before the first poses", flush=True)
-            return 0
-        print("demo: no poses arrived from the node", file=sys.stderr)
-        return 1
+
+def _watch_until_done(watch: _Watch, processes: list[subprocess.Popen], seconds: float, stop: GracefulStop) -> None:
+    """Spin until `seconds` after the first poses, a stop, a child's early exit or the start-up timeout; print a
+    status line every second."""
+    node = processes[0]
+    start = time.monotonic()
+    first: float | None = None
+    next_print = start + 1.0
+    while not stop.requested:
+        rclpy.spin_once(watch.node, timeout_sec=0.05)
+        now = time.monotonic()
+        if first is None and watch.poses:
+            first = watch.poses[0][0]
+        if first is None and now - start > STARTUP_TIMEOUT_S:
+            print(f"demo: no poses within {STARTUP_TIMEOUT_S:.0f} s", file=sys.stderr)
+            return
+        if first is not None and now - first >= seconds:
+            return
+        if any(p.poll() is not None for p in processes):
+            print(f"demo: {'the node' if node.poll() is not None else 'the camera'} exited early", file=sys.stderr)
+            return
+        if now >= next_print:
+            next_print += 1.0
+            line = "waiting for the node's first poses" if first is None else watch.status_line()
+            print(f"[{now - start:5.1f} s] {line}", flush=True)
+
+
+def _write_results(watch: _Watch, out: Path, rate_hz: float) -> None:
+    """summary.json and the pictures of the last frame with poses: overlay, 3D, bird's-eye view."""
+    poses, images = watch.poses, watch.images
     elapsed = max(poses[-1][0] - poses[0][0], 1e-9)
     latencies = [p[2] for p in poses]
     summary = {"poses_messages": len(poses), "poses_per_s": (len(poses) - 1) / elapsed if len(poses) > 1 else 0.0,
                "mean_people": float(np.mean([len(p[1].people) for p in poses])),
                "latency_p50_ms": float(np.percentile(latencies, 50)),
-               "latency_p95_ms": float(np.percentile(latencies, 95)), "camera_rate_hz": args.rate,
-               "diagnostics": {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}}
+               "latency_p95_ms": float(np.percentile(latencies, 95)), "camera_rate_hz": rate_hz,
+               "diagnostics": watch.node_values()}
     last = next((p[1] for p in reversed(poses) if _stamp(p[1].header) in images), None)
     if last is not None:
-        draw_overlay(image_to_rgb(images[_stamp(last.header)]), last, args.out / "overlay.png")
-        plot_3d(last, args.out / "people_3d.png")
+        draw_overlay(image_to_rgb(images[_stamp(last.header)]), last, out / "overlay.png")
+        plot_3d(last, out / "people_3d.png")
         # the newest message with someone in it (the last may be empty), with the messages up to it
         seen_last = next((p[1] for p in reversed(poses) if p[1].people), last)
         history = [p[1] for p in poses if _stamp(p[1].header) <= _stamp(seen_last.header)]
-        plot_birds_eye(history, infos[-1] if infos else None, args.out / "birds_eye.png")
+        plot_birds_eye(history, watch.infos[-1] if watch.infos else None, out / "birds_eye.png")
         summary["last_frame"] = {"stamp": list(_stamp(last.header)), "frame_id": last.header.frame_id,
                                  "people": [{"id": p.id, "score": round(p.score, 3),
                                              "root_m": [round(p.root.x, 2), round(p.root.y, 2), round(p.root.z, 2)]}
                                             for p in last.people]}
-        print(f"demo: wrote {args.out / 'overlay.png'}, {args.out / 'people_3d.png'} and {args.out / 'birds_eye.png'}")
+        print(f"demo: wrote {out / 'overlay.png'}, {out / 'people_3d.png'} and {out / 'birds_eye.png'}")
     else:
         print("demo: no image of the last poses was kept; no pictures written", file=sys.stderr)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"demo: {summary['poses_messages']} pose messages, {summary['poses_per_s']:.1f}/s, "
           f"{summary['mean_people']:.1f} people per frame, latency p50 {summary['latency_p50_ms']:.0f} ms, "
-          f"p95 {summary['latency_p95_ms']:.0f} ms; summary in {args.out / 'summary.json'}")
-    me.destroy_node()
-    rclpy.try_shutdown()
-    return 0
-
+          f"p95 {summary['latency_p95_ms']:.0f} ms; summary in {out / 'summary.json'}")
 
 if __name__ == "__main__":
     sys.exit(main())
