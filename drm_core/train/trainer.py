@@ -24,6 +24,7 @@ from drm_core.data.registry import open_dataset
 from drm_core.losses import DRMLoss
 from drm_core.model import build_model
 from drm_core.train.config import TrainConfig
+from drm_core.train.cpu import use_cpu_bf16
 from drm_core.train.encoded import EncodedDataset
 from drm_core.train.finetune import (check_parts, distill_loss, freeze_parts, frozen_copy, frozen_to_eval,
                                      param_groups)
@@ -148,7 +149,8 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
                                        steps_per_epoch * config.epochs))
     use_amp = config.amp and dev.type == "cuda"
     # fp16 with loss scaling on CUDA; bf16 (no scaling needed) on a CPU that has it, when asked
-    amp_dtype, amp_on = (torch.float16, use_amp) if dev.type == "cuda" else (torch.bfloat16, config.cpu_bf16)
+    amp_dtype, amp_on = ((torch.float16, use_amp) if dev.type == "cuda"
+                         else (torch.bfloat16, use_cpu_bf16(config.cpu_bf16)))
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     criterion = DRMLoss(config.loss, config.model.root_joint)
 
