@@ -22,7 +22,7 @@ from drm_core.codec import DRMCodec
 from drm_core.data.mixing import MixedBatchSampler
 from drm_core.data.registry import open_dataset
 from drm_core.losses import DRMLoss
-from drm_core.model import build_model
+from drm_core.model import DRM, build_model
 from drm_core.train.config import TrainConfig
 from drm_core.train.cpu import use_cpu_bf16
 from drm_core.train.encoded import EncodedDataset
@@ -121,52 +121,88 @@ def _starting_model(config: TrainConfig, dev: torch.device) -> torch.nn.Module:
     return frozen_copy(model)
 
 
-def train(config: TrainConfig, resume: str | Path | None = None, device: str = "auto") -> TrainResult:
-    """Run the experiment; returns the last checkpoint written (out_dir/last.pt) and the step losses."""
-    env = init_distributed()
-    dev = _device(device, env)
-    torch.manual_seed(config.seed + env.rank)
-    codec = DRMCodec(config.codec)
-    # Weights that come from a checkpoint make ImageNet weights pointless (and they need a package or a file).
+def _prepare_model(config: TrainConfig, resume: str | Path | None, dev: torch.device) -> DRM:
+    """The network on `dev`, its frozen parts frozen, in channels_last when asked."""
+    # Weights that come from a checkpoint make pretrained weights pointless (and they need a package or a file).
     from_checkpoint = resume is not None or bool(config.init_from)
     model_config = dataclasses.replace(config.model, pretrained=config.model.pretrained and not from_checkpoint)
     model = build_model(model_config).to(dev)
-    loader, parts = build_loader(config, codec, env)
-    steps_per_epoch = len(loader)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
     check_parts(model, config.freeze, "freeze")
     check_parts(model, list(config.lr_multipliers), "lr_multipliers")
     check_parts(model, config.bn_eval, "bn_eval")
     freeze_parts(model, config.freeze)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(param_groups(model, config.lr, config.lr_multipliers), lr=config.lr,
-                                 weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_linear_decay(max(1, math.ceil(config.warmup_epochs * steps_per_epoch)),
-                                       steps_per_epoch * config.epochs))
-    use_amp = config.amp and dev.type == "cuda"
-    # fp16 with loss scaling on CUDA; bf16 (no scaling needed) on a CPU that has it, when asked
-    amp_dtype, amp_on = ((torch.float16, use_amp) if dev.type == "cuda"
-                         else (torch.bfloat16, use_cpu_bf16(config.cpu_bf16)))
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    criterion = DRMLoss(config.loss, config.model.root_joint)
+    return model
 
-    out_dir = Path(config.out_dir)
-    start_epoch, step = 0, 0
+
+def _restore(model: DRM, optimizer: torch.optim.Optimizer, schedule, config: TrainConfig,
+             resume: str | Path | None, dev: torch.device) -> tuple[int, int]:
+    """(start epoch, step): a resumed run's whole state, or init_from's weights with a new schedule, or (0, 0)."""
     if resume is not None:
         state = load_checkpoint(resume, dev)
         load_state(model, state["model"], resume)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
         torch.set_rng_state(state["rng"]["torch"].cpu())
-        log.info("resumed %s at epoch %d, step %d", resume, start_epoch, step)
-    elif config.init_from:  # weights only: a new schedule (fine-tuning, or a second stage of training)
+        log.info("resumed %s at epoch %d, step %d", resume, int(state["epoch"]), int(state["step"]))
+        return int(state["epoch"]), int(state["step"])
+    if config.init_from:  # weights only: a new schedule (fine-tuning, or a second stage of training)
         load_state(model, load_checkpoint(config.init_from, dev)["model"], config.init_from)
         log.info("started from the weights of %s", config.init_from)
+    return 0, 0
+
+
+def _add_distillation(total: torch.Tensor, parts_loss: dict, outputs: dict, teacher, images: torch.Tensor,
+                      targets: dict, config: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The loss plus the distillation term toward the starting model (on real frames when real_only)."""
+    real = targets["real_frame"].view(-1) > 0 if config.distill.real_only else \
+        torch.ones(len(images), dtype=torch.bool, device=images.device)
+    extra, extra_parts = distill_loss(outputs, teacher, images, real, config.distill)
+    return total + extra, {**parts_loss, **extra_parts}
+
+
+def _precision(config: TrainConfig, dev: torch.device) -> tuple[torch.dtype, bool, torch.amp.GradScaler]:
+    """(autocast dtype, autocast on, grad scaler): fp16 with loss scaling on CUDA when config.amp; bf16 (no
+    scaling needed) on a CPU that has it, per config.cpu_bf16."""
+    use_amp = config.amp and dev.type == "cuda"
+    amp_dtype, amp_on = ((torch.float16, use_amp) if dev.type == "cuda"
+                         else (torch.bfloat16, use_cpu_bf16(config.cpu_bf16)))
+    return amp_dtype, amp_on, torch.amp.GradScaler("cuda", enabled=use_amp)
+
+
+def _log_step(writer, step: int, loss: float, parts_loss: dict, lr: float) -> None:
+    writer.add_scalar("loss/total", loss, step)
+    for name, value in parts_loss.items():
+        writer.add_scalar(f"loss/{name}", value.item(), step)
+    writer.add_scalar("lr", lr, step)
+
+
+def train(config: TrainConfig, resume: str | Path | None = None, device: str = "auto") -> TrainResult:
+    """Run the experiment; returns the last checkpoint written (out_dir/last.pt) and the step losses.
+
+    Kept as one 83-line loop: a step's order (forward, loss, backward, schedule, logging, snapshot, time limit)
+    reads top to bottom; set-up, restoring, precision and distillation are the helpers above."""
+    env = init_distributed()
+    dev = _device(device, env)
+    torch.manual_seed(config.seed + env.rank)
+    codec = DRMCodec(config.codec)
+    model = _prepare_model(config, resume, dev)
+    loader, parts = build_loader(config, codec, env)
+    steps_per_epoch = len(loader)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = torch.optim.Adam(param_groups(model, config.lr, config.lr_multipliers), lr=config.lr,
+                                 weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_linear_decay(max(1, math.ceil(config.warmup_epochs * steps_per_epoch)),
+                                       steps_per_epoch * config.epochs))
+    amp_dtype, amp_on, scaler = _precision(config, dev)
+    criterion = DRMLoss(config.loss, config.model.root_joint)
+
+    out_dir = Path(config.out_dir)
+    start_epoch, step = _restore(model, optimizer, schedule, config, resume, dev)
     # The distillation teacher is the model as it starts (resuming: rebuilt as the run started).
     teacher = None
     if config.distill is not None:
@@ -197,12 +233,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
                 outputs = net(images)
             total, parts_loss = criterion({k: v.float() for k, v in outputs.items()}, targets)
             if teacher is not None:
-                real = targets["real_frame"].view(-1) > 0 if config.distill.real_only else \
-                    torch.ones(len(images), dtype=torch.bool, device=dev)
                 with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_on):
-                    extra, extra_parts = distill_loss(outputs, teacher, images, real, config.distill)
-                total = total + extra
-                parts_loss = {**parts_loss, **extra_parts}
+                    total, parts_loss = _add_distillation(total, parts_loss, outputs, teacher, images, targets,
+                                                          config)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
             scaler.step(optimizer)
@@ -212,10 +245,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
             losses.append(total.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", lr=f"{schedule.get_last_lr()[0]:.2e}")
             if writer is not None and (step % config.log_every == 0 or step == 1):
-                writer.add_scalar("loss/total", losses[-1], step)
-                for name, value in parts_loss.items():
-                    writer.add_scalar(f"loss/{name}", value.item(), step)
-                writer.add_scalar("lr", schedule.get_last_lr()[0], step)
+                _log_step(writer, step, losses[-1], parts_loss, schedule.get_last_lr()[0])
             if env.is_main and config.snapshot_every and step % config.snapshot_every == 0:
                 # Weights only, usable as a model; resuming needs an epoch-end checkpoint.
                 save_checkpoint(out_dir / "snapshot.pt", model, config.codec, step=step)
@@ -225,8 +255,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, device: str = "
                 out_of_time = True  # the epoch-end checkpoint below is still written
                 log.info("max_seconds %.0f reached at step %d", config.max_seconds, step)
                 break
-        if env.is_main:
-            # A checkpoint at each epoch end: resume continues with the next epoch exactly.
+        if env.is_main:  # a checkpoint at each epoch end: resume continues with the next epoch exactly
             save_checkpoint(last, model, config.codec, optimizer=optimizer.state_dict(),
                             scheduler=schedule.state_dict(), epoch=epoch + 1, step=step,
                             rng={"torch": torch.get_rng_state()}, train_config=config.to_dict())
