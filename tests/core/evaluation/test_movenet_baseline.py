@@ -1,20 +1,18 @@
 """MoveNet itself beside the model in real-image reports: the report rows, and the baseline on a real photo."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from drm_core.camera import Camera
 from drm_core.evaluation.real_images import RealImageResult
 from drm_core.evaluation.real_report import Baseline, markdown
-from drm_core.model.movenet_weights import FETCH_COMMAND, MODEL_BIN, MODEL_JSON, TARBALL, cache_base
+from drm_core.model.movenet_weights import FETCH_COMMAND
 from drm_core.pose_types import Sample
 from drm_core.skeleton import MPI15
+from tests.movenet_cache import USER_CACHE, user_weights_source
 from tests.paths import ROOT
 
-USER_CACHE = cache_base()  # read at import, before the session fixture moves $DRM_CACHE_DIR to an empty folder
 
 
 def _result(recall: float, fp: float) -> RealImageResult:
@@ -36,16 +34,8 @@ def test_the_report_puts_the_baseline_beside_the_model():
     assert "Against" not in markdown(_result(0.8, 0.25), "t", {}, None, None)
 
 
-def _weights() -> Path | None:
-    extracted = USER_CACHE / "movenet"
-    if (extracted / MODEL_JSON).is_file() and (extracted / MODEL_BIN).is_file():
-        return extracted
-    tarball = USER_CACHE / "npm" / TARBALL
-    return tarball if tarball.is_file() else None
-
-
 def test_movenet_finds_the_footballer_in_source_pixels():
-    weights = _weights()
+    weights = user_weights_source()
     if weights is None:
         pytest.skip(f"MoveNet weights are not in the cache {USER_CACHE}: run `{FETCH_COMMAND}`")
     from drm_core.evaluation.movenet_baseline import MoveNetBaseline

