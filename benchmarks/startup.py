@@ -23,7 +23,7 @@ from pathlib import Path
 import rclpy
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 
-from benchmarks.record import write_record
+from benchmarks.results_file import write_record
 from benchmarks.soak import rss_mb
 from drm_ros.sim.demo import stop_processes
 from drm_ros.msg import PoseArray3D

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.record import write_record
+from benchmarks.results_file import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
