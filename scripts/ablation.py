@@ -123,7 +123,7 @@ def score(checkpoint: Path, codec_overrides: dict, samples: list, device: str) -
 
 def markdown(report: dict) -> str:
     a = report["args"]
-    lines = ["# Ablation of issue 10's training-signal fixes (held-out synthetic validation)\n",
+    lines = ["# Ablation of the training-signal fixes (held-out synthetic validation)\n",
              f"`python scripts/ablation.py {' '.join(report['argv'])}` on {report['device']}: every row the small "
              f"model from the same seeded random initialisation (seed {a['seed']}, no ImageNet weights), "
              f"{a['steps']} steps of batch {a['batch']} at {a['input'][0]}x{a['input'][1]} on synthetic scenes of 1-12 "

@@ -1,4 +1,4 @@
-"""Merge the phases' JSON into OUT/results.json, draw the plots and print the summary with the issue's goals
+"""Merge the phases' JSON into OUT/results.json, draw the plots and print the summary with the latency goals
 (H100, fp16, paper configuration: end-to-end p50 at most 8 ms; 20 people at most 1.1x the cost of 3)."""
 from __future__ import annotations
 

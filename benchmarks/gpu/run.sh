@@ -8,7 +8,7 @@
 #   plots, everything else in run.tar.gz), within what the device tool brings back (8 files, 16 MiB each):
 #   PACK_DIR=$OUT bash benchmarks/gpu/run.sh /tmp/gpu
 # A phase that fails or times out is recorded (OUT_DIR/<phase>.json, .rc, .log) and the next one runs;
-# OUT_DIR/summary.txt (also printed) ends with the goals as PASS/FAIL lines. With --tiny (the CPU unit
+# OUT_DIR/summary.txt (also printed) ends with the latency goals as PASS/FAIL lines. With --tiny (the CPU unit
 # test) all phases share one process: no CUDA context to poison there, and the imports are paid once.
 set -u
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then

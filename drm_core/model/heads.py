@@ -115,7 +115,7 @@ class PoseDepthQuery(nn.Module):
     The query positions (O_e and O_i) are taken without gradient, and the sampled offset-branch features pass
     back only FEATURE_GRADIENT_SCALE of the depth losses' gradient. It began as a workaround for root depth
     learnt at f0 = 1000 px swamping eq. 6 (one-batch overfit, 200 Adam steps, offset slope: 0.26 with full
-    gradients, 0.61 positions detached, 0.98 features scaled by 0.1). With the balanced loss of issue 10
+    gradients, 0.61 positions detached, 0.98 features scaled by 0.1). With the balanced loss (focal-normalised root depth in f0 = 100 px, DAPL in decimetres)
     (f0 = 100 px, DAPL scaled up) it is still needed: 150 steps, slope 0.83 at 0.1 against 0.32 at 1.0
     (benchmarks/results/training_signal.md, measured with DAPL in cm), because eq. 7 and DAPL still pull
     1.3-3x as hard as the center term at the backbone while the offsets pull 0.6-0.8x.

@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM stop the node, the demo and the camera simulator cleanly at any moment (issue 12):
+"""SIGINT and SIGTERM stop the node, the demo and the camera simulator cleanly at any moment:
 exit 0, no traceback, no RCLError.
 
 The node runs its real main (`python -m drm_ros.node`) 20 times in a row: while loading the model (a cold ONNX

@@ -3,7 +3,7 @@ NVIDIA GPU answers, also when a later requirements install put the CPU build bac
 
 Stand-ins, because neither can run here: `nvidia-smi` (no NVIDIA GPU on the CI machines) and the venv's `pip`
 (onnxruntime-gpu is a 255 MB wheel); the stand-in pip keeps a set of installed names and logs its calls. The real
-swap was run by hand on a scratch venv with the real wheels (the closing note of issue 13 gives the commands).
+swap was run by hand on a scratch venv with the real wheels (the GPU README gives the commands).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real-image metrics (issue 11): OKS, recall, false positives, hip-centred MPJPE and mid-hip error, each on
+"""Real-image metrics: OKS, recall, false positives, hip-centred MPJPE and mid-hip error, each on
 cases small enough to compute by hand."""
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_pretrained_weights_unavailable_fall_back_to_random_with_a_warning(monke
 
 
 def test_an_older_checkpoint_keeps_decoding_with_its_own_depth_scale(tmp_path):
-    # Issue 10 changed the default f0 (1000 -> 100 px); weights that learnt 1000 carry it in their checkpoint.
+    # The default f0 changed (1000 -> 100 px); weights that learnt 1000 carry it in their checkpoint.
     from drm_core.checkpoint import configs_from_checkpoint, load_checkpoint, save_checkpoint
     from drm_core.predictor import load_predictor
     path = save_checkpoint(tmp_path / "old.pt", build_model(ModelConfig.small()),

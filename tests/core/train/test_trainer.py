@@ -154,7 +154,7 @@ def test_ablation_rows_switch_the_fixes_by_config(tmp_path):
     configs = {r.name: ablation.train_config(r, args) for r in ablation.rows(pdqm_full=False)}
     today, fixed = configs["today's code"], configs["+ radii"]
     assert (today.codec.reference_focal_px, today.codec.radius_fraction, today.codec.nearest_owner,
-            today.loss.dapl_unit_m) == (1000.0, 0.0, False, 1.0)  # the code before issue 10
+            today.loss.dapl_unit_m) == (1000.0, 0.0, False, 1.0)  # the older defaults
     assert (fixed.codec.reference_focal_px, fixed.loss.dapl_unit_m) == (CodecConfig().reference_focal_px,
                                                                         LossWeights().dapl_unit_m)
     assert len({c.seed for c in configs.values()}) == 1 and len({c.batch_size for c in configs.values()}) == 1

@@ -1,4 +1,4 @@
-"""Camera-sized images reach the node from another process over DDS with its defaults (issue 12), and the node
+"""Camera-sized images reach the node from another process over DDS with its defaults, and the node
 says so loudly when they do not.
 
 Real processes: `python -m drm_ros.node` with default parameters (image_qos 'auto') and a publisher process
