@@ -203,8 +203,12 @@ def stream(out_json: str, width: int, height: int, reliability: str, count: int,
     diagnostics: list[DiagnosticArray] = []
     node.create_subscription(PoseArray3D, "drm/poses", poses.append, RELIABLE)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, RELIABLE)
-    matched = lambda: image_pub.get_subscription_count() > 0 and node.count_publishers("drm/poses") > 0  # noqa: E731
-    spin_until(node, matched, time.monotonic() + 150.0)  # a first start exports the model to ONNX
+    # The node is up once the graph shows its image subscription and its poses publisher (a first start exports the
+    # model to ONNX); whether that subscription matches this publisher's QoS is a separate, shorter wait, which an
+    # incompatible pair never ends.
+    node_up = lambda: node.count_subscribers("image") > 0 and node.count_publishers("drm/poses") > 0  # noqa: E731
+    matched = lambda: image_pub.get_subscription_count() > 0 and node_up()  # noqa: E731
+    spin_until(node, node_up, time.monotonic() + 150.0)
     spin_until(node, lambda: False, time.monotonic() + SETTLE_S)
     spin_until(node, matched, time.monotonic() + 10.0)
 
