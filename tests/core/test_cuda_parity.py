@@ -21,7 +21,7 @@ from drm_core.gpu_preprocess import letterbox_on_device
 from drm_core.model import ModelConfig, build_model
 from drm_core.predictor import Predictor, load_predictor
 from drm_core.pose_types import Poses3D
-from tests.paths import ROOT
+from tests.movenet_cache import TF_REFERENCE
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
@@ -50,7 +50,7 @@ LETTERBOX_MEAN_GREY = 0.35
 def scenes():
     """A real photograph of a footballer (the shipped model's 2D is MoveNet's, trained on real people; it finds few
     synthetic mannequins): at 640x400, mirrored, and smaller on a 640x480 canvas."""
-    photo = np.load(ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz")["messi5_256/input"][0]
+    photo = np.load(TF_REFERENCE)["messi5_256/input"][0]
     big = cv2.resize(photo, (640, 400), interpolation=cv2.INTER_CUBIC)
     canvas = np.full((480, 640, 3), 110, np.uint8)
     canvas[200:440, 250:634] = cv2.resize(photo, (384, 240), interpolation=cv2.INTER_CUBIC)

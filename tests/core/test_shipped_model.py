@@ -9,9 +9,7 @@ import torch
 
 from drm_core.assets import DEFAULT_MODEL_PATH
 from drm_core.checkpoint import load_model
-from tests.paths import ROOT
-
-REFERENCE = ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz"
+from tests.movenet_cache import TF_REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +21,7 @@ def shipped():
 @pytest.mark.parametrize("name", ["messi5_256", "rand_256x256"])
 def test_the_shipped_backbone_and_center_head_are_movenets(shipped, name):
     model, _ = shipped
-    ref = np.load(REFERENCE)
+    ref = np.load(TF_REFERENCE)
     image = torch.from_numpy(ref[f"{name}/input"].astype(np.float32)).permute(0, 3, 1, 2) / 255.0
     with torch.no_grad():
         p4 = model.backbone((image - model.mean) / model.std)

@@ -10,9 +10,7 @@ from drm_core.evaluation.real_report import Baseline, markdown
 from drm_core.model.movenet_weights import FETCH_COMMAND
 from drm_core.pose_types import Sample
 from drm_core.skeleton import MPI15
-from tests.movenet_cache import USER_CACHE, user_weights_source
-from tests.paths import ROOT
-
+from tests.movenet_cache import TF_REFERENCE, USER_CACHE, user_weights_source
 
 
 def _result(recall: float, fp: float) -> RealImageResult:
@@ -40,7 +38,7 @@ def test_movenet_finds_the_footballer_in_source_pixels():
         pytest.skip(f"MoveNet weights are not in the cache {USER_CACHE}: run `{FETCH_COMMAND}`")
     from drm_core.evaluation.movenet_baseline import MoveNetBaseline
 
-    image = np.load(ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz")["messi5_256/input"][0]
+    image = np.load(TF_REFERENCE)["messi5_256/input"][0]
     big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 512x320: the letterbox must scale back by 2
     camera = Camera(np.array([[400.0, 0, 256], [0, 400.0, 160], [0, 0, 1]]), big.shape[1], big.shape[0])
     sample = Sample(big, camera, np.zeros((0, MPI15.num_joints, 2)), None, np.zeros((0, MPI15.num_joints)), "t")

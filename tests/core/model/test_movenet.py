@@ -29,10 +29,8 @@ from drm_core.model.movenet_weights import (FETCH_COMMAND, TARBALL, MoveNetWeigh
 from drm_core.skeleton import COCO17, MPI15
 
 from tests.core.test_losses import encode_batch
-from tests.movenet_cache import USER_CACHE, user_weights_source
-from tests.paths import ROOT
+from tests.movenet_cache import TF_REFERENCE, USER_CACHE, user_weights_source
 
-REFERENCE = ROOT / "tests" / "data" / "movenet_multipose_tf_reference.npz"
 J = MPI15.num_joints
 
 
@@ -51,7 +49,7 @@ def movenet(weights_source) -> MoveNet:
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    return dict(np.load(REFERENCE))
+    return dict(np.load(TF_REFERENCE))
 
 
 def _image(reference: dict[str, np.ndarray], name: str) -> torch.Tensor:
