@@ -59,13 +59,15 @@ def demo_footage(cache: Path | None = None, allow_fetch: bool = False) -> DemoFo
     return DemoFootage(root / VIDEO, read_calibration(root / CALIBRATION))
 
 
-def camera_crop(frame_rgb: np.ndarray, camera: Camera, width: int, height: int) -> tuple[np.ndarray, Camera]:
-    """Centre-crop `frame_rgb` to width:height, resize it to width x height; the camera of the result."""
-    h, w = frame_rgb.shape[:2]
-    crop_w, crop_h = (round(h * width / height), h) if w * height > h * width else (w, round(w * height / width))
-    x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
-    crop = frame_rgb[y0:y0 + crop_h, x0:x0 + crop_w]
-    image = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+def _centre_crop(src_width: int, src_height: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, crop width, crop height): the largest centred region of the source with width:height."""
+    crop_w, crop_h = ((round(src_height * width / height), src_height) if src_width * height > src_height * width
+                      else (src_width, round(src_width * height / width)))
+    return (src_width - crop_w) // 2, (src_height - crop_h) // 2, crop_w, crop_h
+
+
+def _camera_of_crop(camera: Camera, box: tuple[int, int, int, int], width: int, height: int) -> Camera:
+    x0, y0, crop_w, crop_h = box
     sx, sy = width / crop_w, height / crop_h
     # Pixel centres: u' + 0.5 = s (u - x0 + 0.5).
     K = camera.K.copy()
@@ -73,7 +75,20 @@ def camera_crop(frame_rgb: np.ndarray, camera: Camera, width: int, height: int) 
     K[1, 1] *= sy
     K[0, 2] = sx * (K[0, 2] - x0 + 0.5) - 0.5
     K[1, 2] = sy * (K[1, 2] - y0 + 0.5) - 0.5
-    return image, Camera(K, width, height, camera.dist, camera.distortion_model)
+    return Camera(K, width, height, camera.dist, camera.distortion_model)
+
+
+def cropped_camera(camera: Camera, width: int, height: int) -> Camera:
+    """The camera of camera_crop's images, without an image."""
+    return _camera_of_crop(camera, _centre_crop(camera.width, camera.height, width, height), width, height)
+
+
+def camera_crop(frame_rgb: np.ndarray, camera: Camera, width: int, height: int) -> tuple[np.ndarray, Camera]:
+    """Centre-crop `frame_rgb` to width:height, resize it to width x height; the camera of the result."""
+    box = _centre_crop(frame_rgb.shape[1], frame_rgb.shape[0], width, height)
+    x0, y0, crop_w, crop_h = box
+    image = cv2.resize(frame_rgb[y0:y0 + crop_h, x0:x0 + crop_w], (width, height), interpolation=cv2.INTER_AREA)
+    return image, _camera_of_crop(camera, box, width, height)
 
 
 def main(argv: list[str] | None = None) -> int:

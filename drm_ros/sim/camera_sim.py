@@ -27,7 +27,7 @@ from std_msgs.msg import Header
 from drm_core.camera import Camera
 from drm_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from drm_core.pose_types import Sample
-from drm_core.real_data.demo_footage import DemoFootage, camera_crop, demo_footage
+from drm_core.real_data.demo_footage import DemoFootage, camera_crop, cropped_camera, demo_footage
 from drm_ros.frame.image_conversion import WRITABLE_ENCODINGS, rgb_to_compressed, rgb_to_image
 from drm_ros.signals import GracefulStop, StopRequested, run_stoppable
 
@@ -109,8 +109,7 @@ class VideoCamera:
         self._capture = cv2.VideoCapture(str(footage.video))
         if not self._capture.isOpened():
             raise ValueError(f"video {footage.video}: cannot be opened")
-        full = np.zeros((footage.camera.height, footage.camera.width, 3), np.uint8)
-        self.camera = camera_crop(full, footage.camera, width, height)[1]  # the camera of every frame
+        self.camera = cropped_camera(footage.camera, width, height)  # the camera of every frame
 
     def next_rgb(self) -> tuple[np.ndarray, Camera]:
         ok, bgr = self._capture.read()

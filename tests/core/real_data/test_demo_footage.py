@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from drm_core.camera import Camera, project
-from drm_core.real_data.demo_footage import camera_crop, demo_footage, read_calibration
+from drm_core.real_data.demo_footage import camera_crop, cropped_camera, demo_footage, read_calibration
 from drm_core.real_data.sources import BuildError
 
 CALIB = """[demo]
@@ -52,3 +52,10 @@ def test_a_cropped_frame_keeps_its_points_where_the_new_camera_projects_them(siz
 
 def test_footage_absent_from_the_cache_is_none_without_fetching(tmp_path):
     assert demo_footage(tmp_path) is None
+
+
+def test_the_camera_of_a_crop_is_known_without_an_image():
+    camera = Camera(np.array([[900.0, 0, 880], [0, 910.0, 500], [0, 0, 1]]), 1768, 994)
+    frame = np.zeros((994, 1768, 3), np.uint8)
+    for size in [(640, 480), (320, 320), (640, 200)]:
+        np.testing.assert_array_equal(cropped_camera(camera, *size).K, camera_crop(frame, camera, *size)[1].K)
